@@ -1,0 +1,13 @@
+/**
+ * @module
+ * The `server` command group: the daemon and the local clients of its
+ * control socket.
+ */
+import type { Command } from "commander";
+import { registerServerRun } from "./server_run.ts";
+
+/** Adds `mypaas server ...`. */
+export function registerServer(program: Command): void {
+  const server = program.command("server").description("run and manage the daemon on this host");
+  registerServerRun(server);
+}

@@ -1,0 +1,249 @@
+/**
+ * @module
+ * Reads config.toml (smol-toml), checks every key against `SCHEMA` and
+ * resolves it once into a `ResolvedConfig`. Errors name the file, the line
+ * and the key. This module is pure apart from the file read in `loadConfig`;
+ * the caller passes HOME and the file path in.
+ */
+import { parse, TomlError } from "smol-toml";
+import { InputError } from "../errors.ts";
+import { parseDuration, parseSize } from "../units.ts";
+import type { ResolvedConfig } from "./config.ts";
+import { type KeySchema, SCHEMA } from "./schema.ts";
+
+/** Where to find things the config refers to. */
+export interface ResolveOptions {
+  /** Home directory, for `~` in paths. */
+  home: string;
+  /** File name used in error messages. */
+  file?: string;
+}
+
+/** A bad config.toml; the message names file, line and key. */
+export class ConfigError extends InputError {
+  override name = "ConfigError";
+}
+
+type Raw = Record<string, unknown>;
+
+/** Parses and resolves config text. Empty text gives the embedded defaults. */
+export function resolveConfig(text: string, opts: ResolveOptions): ResolvedConfig {
+  const file = opts.file ?? "config.toml";
+  let raw: Raw;
+  try {
+    raw = parse(text) as Raw;
+  } catch (err) {
+    if (err instanceof TomlError) {
+      throw new ConfigError(`${file}:${err.line}: invalid TOML: ${err.message.split("\n")[0]}`, { cause: err });
+    }
+    throw err;
+  }
+  const where = (section: string, key?: string) => `${file}:${findLine(text, section, key)}`;
+  const values: Record<string, Record<string, unknown>> = {};
+  for (const [section, body] of Object.entries(raw)) {
+    if (section === "env") continue;
+    if (!(section in SCHEMA)) {
+      throw new ConfigError(
+        `${where(section)}: unknown section [${section}]; known: ${[...Object.keys(SCHEMA), "env"].join(", ")}`,
+      );
+    }
+    if (!isTable(body)) throw new ConfigError(`${where(section)}: [${section}] must be a table`);
+  }
+  for (const [section, keys] of Object.entries(SCHEMA)) {
+    const body = (raw[section] ?? {}) as Raw;
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(body)) {
+      if (!(key in keys)) {
+        throw new ConfigError(
+          `${where(section, key)}: unknown key "${key}" in [${section}]; known: ${Object.keys(keys).join(", ")}`,
+        );
+      }
+    }
+    for (const [key, schema] of Object.entries(keys) as [string, KeySchema][]) {
+      const given = key in body;
+      const value = given ? body[key] : schema.default;
+      out[key] = convert(value, schema, () => `${where(section, given ? key : undefined)}: [${section}] ${key}`);
+    }
+    values[section] = out;
+  }
+  const env = raw.env ?? {};
+  if (!isTable(env)) throw new ConfigError(`${where("env")}: [env] must be a table`);
+  const envOut: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
+      throw new ConfigError(`${where("env", k)}: [env] ${k} must be a string, got ${describe(v)}`);
+    }
+    envOut[k] = String(v);
+  }
+  const home = opts.home;
+  const path = (p: unknown) => expandHome(String(p), home);
+  const s = values.server!, a = values.acme!, d = values.docker!, p = values.proxy!, i = values.isolates!,
+    c = values.cache!;
+  const config: ResolvedConfig = {
+    file: opts.file ?? null,
+    server: {
+      domain: String(s.domain),
+      dataDir: path(s.data_dir),
+      bind: String(s.bind),
+      httpPort: s.http_port as number,
+      httpsPort: s.https_port as number,
+      controlSocket: path(s.control_socket),
+      maxUpload: s.max_upload as number,
+      maxUploadFiles: s.max_upload_files as number,
+      maxUnpacked: s.max_unpacked as number,
+      keepReleases: s.keep_releases as number,
+    },
+    acme: {
+      email: String(a.email),
+      directory: String(a.directory),
+      caFile: a.ca_file ? path(a.ca_file) : "",
+      renewFraction: a.renew_fraction as number,
+    },
+    docker: { socket: path(d.socket), network: String(d.network), volumeRoot: path(d.volume_root) },
+    proxy: {
+      maxBody: p.max_body as number,
+      maxHeader: p.max_header as number,
+      upstreamTimeout: p.upstream_timeout as number,
+      clientTimeout: p.client_timeout as number,
+      drainTimeout: p.drain_timeout as number,
+      unavailableWait: p.unavailable_wait as number,
+    },
+    isolates: {
+      minWorkers: i.min_workers as number,
+      maxWorkers: i.max_workers as number,
+      freePoolRatio: i.free_pool_ratio as number,
+      idleTimeout: i.idle_timeout as number,
+      clusterCpuPctTarget: i.cluster_cpu_pct_target as number,
+      clusterMemoryPctTarget: i.cluster_memory_pct_target as number,
+      isolatesPerProcess: i.isolates_per_process as number,
+      memoryLimit: i.memory_limit as number,
+      cpuLimit: i.cpu_limit as number,
+      wallLimit: i.wall_limit as number,
+      allowNet: i.allow_net as string[],
+    },
+    cache: {
+      dir: c.dir ? path(c.dir) : "",
+      maxSize: c.max_size as number,
+      s3Endpoint: String(c.s3_endpoint),
+      s3Bucket: String(c.s3_bucket),
+      s3Region: String(c.s3_region),
+      s3AccessKey: String(c.s3_access_key),
+      s3SecretKey: String(c.s3_secret_key),
+    },
+    env: envOut,
+  };
+  if (config.isolates.minWorkers > config.isolates.maxWorkers) {
+    throw new ConfigError(
+      `${where("isolates", "min_workers")}: [isolates] min_workers (${config.isolates.minWorkers}) must not exceed max_workers (${config.isolates.maxWorkers})`,
+    );
+  }
+  return config;
+}
+
+/** Replaces a leading `~` with the home directory. */
+export function expandHome(path: string, home: string): string {
+  if (path === "~") return home;
+  if (path.startsWith("~/")) return `${home}${path.slice(1)}`;
+  return path;
+}
+
+function convert(value: unknown, schema: KeySchema, label: () => string): unknown {
+  const bad = (want: string) => new ConfigError(`${label()} must be ${want}, got ${describe(value)}`);
+  switch (schema.type) {
+    case "string":
+      if (typeof value !== "string") throw bad("a string");
+      return value;
+    case "bool":
+      if (typeof value !== "boolean") throw bad("true or false");
+      return value;
+    case "port":
+      if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65535) {
+        throw bad("a port number from 0 to 65535");
+      }
+      return value;
+    case "int":
+      if (!Number.isInteger(value) || (value as number) < 0) throw bad("a whole number >= 0");
+      return value;
+    case "ratio":
+      if (typeof value !== "number" || value < 0 || value > 1) throw bad("a number from 0 to 1");
+      return value;
+    case "duration": {
+      const ms = typeof value === "string" ? parseDuration(value) : undefined;
+      if (ms === undefined) throw bad(`a duration such as "500ms", "30s", "5m"`);
+      return ms;
+    }
+    case "size": {
+      const bytes = typeof value === "string"
+        ? parseSize(value)
+        : Number.isInteger(value) && (value as number) >= 0
+        ? value
+        : undefined;
+      if (bytes === undefined) throw bad(`a size such as "512K", "100M", "1G" or a number of bytes`);
+      return bytes;
+    }
+    case "strings":
+      if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) throw bad("an array of strings");
+      return value;
+  }
+}
+
+function isTable(v: unknown): v is Raw {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+function describe(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) return "an array";
+  if (v instanceof Date) return "a date";
+  if (typeof v === "object" && v !== null) return "a table";
+  return `${typeof v} ${String(v)}`;
+}
+
+/** The 1-based line of `key` inside `[section]` (or of the header itself). */
+export function findLine(text: string, section: string, key?: string): number {
+  const lines = text.split("\n");
+  let current = "";
+  let headerLine = 1;
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n]!.trim();
+    const header = /^\[\s*([^\]\s]+)\s*\]/.exec(line);
+    if (header) {
+      current = header[1]!;
+      if (current === section) headerLine = n + 1;
+      continue;
+    }
+    if (current === section && key !== undefined) {
+      const k = /^("?)([^"=\s]+)\1\s*=/.exec(line);
+      if (k && k[2] === key) return n + 1;
+    }
+  }
+  return headerLine;
+}
+
+/** Where to look for config.toml: the flag, then MYPAAS_CONFIG, then ~/_mypaas. */
+export function configPath(flag: string | undefined, envVar: string | undefined, home: string): string {
+  return flag ?? envVar ?? `${home}/_mypaas/config.toml`;
+}
+
+/**
+ * Loads the config. A missing file at the default place gives the embedded
+ * defaults; a missing file that was named explicitly is an error.
+ */
+export async function loadConfig(
+  opts: { flag?: string | undefined; envVar?: string | undefined; home: string },
+): Promise<ResolvedConfig> {
+  const path = configPath(opts.flag, opts.envVar, opts.home);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound && opts.flag === undefined && opts.envVar === undefined) {
+      return resolveConfig("", { home: opts.home });
+    }
+    if (err instanceof Deno.errors.NotFound) {
+      throw new ConfigError(`config file "${path}" does not exist; create it with "mypaas server init" or fix the path`);
+    }
+    throw err;
+  }
+  return resolveConfig(text, { home: opts.home, file: path });
+}

@@ -1,0 +1,90 @@
+/**
+ * @module
+ * The one description of config.toml: every section, key, type, default and
+ * a one-line explanation. `load.ts` validates against it,
+ * `config.example.toml` is checked against it by a test, and `server init`
+ * writes from it.
+ */
+
+/** How a config value is written and what it resolves to. */
+export type KeyType =
+  | "string"
+  | "bool"
+  | "port"
+  | "int"
+  | "ratio"
+  | "duration"
+  | "size"
+  | "strings";
+
+/** One key of a section. */
+export interface KeySchema {
+  type: KeyType;
+  /** The default, as it would be written in config.toml. */
+  default: string | number | boolean | string[];
+  doc: string;
+}
+
+/** Sections and their keys; `[env]` is free-form and not listed. */
+export const SCHEMA = {
+  server: {
+    domain: { type: "string", default: "localhost", doc: "admin domain: /daemon/* on it is the daemon's API" },
+    data_dir: { type: "string", default: "~/_mypaas", doc: "keys, certificates, releases, cache, audit log" },
+    bind: { type: "string", default: "0.0.0.0", doc: "address the proxy listens on" },
+    http_port: { type: "port", default: 8080, doc: "plain HTTP listener (80 in production; 0 disables)" },
+    https_port: { type: "port", default: 8443, doc: "HTTPS listener (443 in production; 0 disables)" },
+    control_socket: { type: "string", default: "~/_mypaas/mypaas.sock", doc: "Unix socket of the local CLI" },
+    max_upload: { type: "size", default: "100M", doc: "largest push upload" },
+    max_upload_files: { type: "int", default: 20000, doc: "most files one upload may hold" },
+    max_unpacked: { type: "size", default: "1G", doc: "largest total size one upload may unpack to" },
+    keep_releases: { type: "int", default: 5, doc: "images/bundles kept per service for rollback" },
+  },
+  acme: {
+    email: { type: "string", default: "", doc: "ACME account email; empty disables ACME (self-signed only)" },
+    directory: {
+      type: "string",
+      default: "https://acme-v02.api.letsencrypt.org/directory",
+      doc: "ACME directory URL",
+    },
+    ca_file: { type: "string", default: "", doc: "extra CA to trust for the ACME server (pebble in tests)" },
+    renew_fraction: { type: "ratio", default: 0.33, doc: "renew when this fraction of a certificate's lifetime is left" },
+  },
+  docker: {
+    socket: { type: "string", default: "/var/run/docker.sock", doc: "Docker Engine API socket" },
+    network: { type: "string", default: "mypaas", doc: "bridge network the daemon's containers join" },
+    volume_root: { type: "string", default: "~", doc: "host paths of mypaas.volume must lie under this directory" },
+  },
+  proxy: {
+    max_body: { type: "size", default: "100M", doc: "largest request body (413 beyond)" },
+    max_header: { type: "size", default: "16K", doc: "largest request head (431 beyond)" },
+    upstream_timeout: { type: "duration", default: "60s", doc: "longest wait for an upstream's response head (504)" },
+    client_timeout: { type: "duration", default: "30s", doc: "longest a slow client may take to send its request (408)" },
+    drain_timeout: { type: "duration", default: "30s", doc: "how long a retired container may finish in-flight requests" },
+    unavailable_wait: { type: "duration", default: "10s", doc: "how long a request waits for a healthy replica (503 after)" },
+  },
+  isolates: {
+    min_workers: { type: "int", default: 4, doc: "isolates kept booted at least (standby + active)" },
+    max_workers: { type: "int", default: 10, doc: "isolates at most" },
+    free_pool_ratio: { type: "ratio", default: 0.5, doc: "keep free >= (free + assigned) x ratio standby isolates" },
+    idle_timeout: { type: "duration", default: "60s", doc: "stop an isolate after this long with no request" },
+    cluster_cpu_pct_target: { type: "ratio", default: 0.6, doc: "above this host CPU use no new isolate starts" },
+    cluster_memory_pct_target: { type: "ratio", default: 0.6, doc: "above this host memory use no new isolate starts" },
+    isolates_per_process: { type: "int", default: 4, doc: "isolates hosted by one worker process" },
+    memory_limit: { type: "size", default: "128M", doc: "heap cap of one isolate" },
+    cpu_limit: { type: "duration", default: "1s", doc: "CPU time one request may use" },
+    wall_limit: { type: "duration", default: "60s", doc: "wall time one request may take" },
+    allow_net: { type: "strings", default: [], doc: "private CIDRs/hosts isolates may reach anyway" },
+  },
+  cache: {
+    dir: { type: "string", default: "", doc: "local cache directory (default: DATA_DIR/cache)" },
+    max_size: { type: "size", default: "1G", doc: "local cache size before least-recently-used eviction" },
+    s3_endpoint: { type: "string", default: "", doc: "S3-compatible endpoint URL; empty keeps the cache local" },
+    s3_bucket: { type: "string", default: "mypaas", doc: "bucket for the second cache tier" },
+    s3_region: { type: "string", default: "us-east-1", doc: "bucket region" },
+    s3_access_key: { type: "string", default: "", doc: "S3 access key" },
+    s3_secret_key: { type: "string", default: "", doc: "S3 secret key" },
+  },
+} as const satisfies Record<string, Record<string, KeySchema>>;
+
+/** The section names of config.toml, `env` included. */
+export type SectionName = keyof typeof SCHEMA;
