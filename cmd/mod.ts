@@ -14,7 +14,9 @@ export const VERSION: string = denoJson.version;
 /** The whole CLI. Errors are thrown (exitOverride), never exit by themselves. */
 export function buildCli(): Command {
   const program = new Command("mypaas")
-    .description("A self-hosted PaaS daemon and its client: container services and Deno isolate functions")
+    .description(
+      "A self-hosted PaaS daemon and its client: container services and Deno isolate functions",
+    )
     .version(VERSION, "-V, --version")
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)");

@@ -8,6 +8,8 @@ import { registerServerRun } from "./server_run.ts";
 
 /** Adds `mypaas server ...`. */
 export function registerServer(program: Command): void {
-  const server = program.command("server").description("run and manage the daemon on this host");
+  const server = program.command("server").description(
+    "run and manage the daemon on this host",
+  );
   registerServerRun(server);
 }

@@ -9,8 +9,13 @@ import { buildDaemon } from "../lib/daemon/build.ts";
 /** Adds `mypaas server run`. */
 export function registerServerRun(server: Command): void {
   server.command("run")
-    .description("run the daemon in the foreground (config.toml, or embedded defaults when there is none)")
-    .option("-c, --config <file>", "config file (default: $MYPAAS_CONFIG or ~/_mypaas/config.toml)")
+    .description(
+      "run the daemon in the foreground (config.toml, or embedded defaults when there is none)",
+    )
+    .option(
+      "-c, --config <file>",
+      "config file (default: $MYPAAS_CONFIG or ~/_mypaas/config.toml)",
+    )
     .action(async (opts: { config?: string }) => {
       const config = await loadConfig({
         flag: opts.config,

@@ -19,10 +19,20 @@ export interface Logger {
 const ORDER: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 /** A logger writing to stderr; `min` filters lower levels. */
-export function makeLogger(scope: string, min: Level = "info", sink?: (line: string) => void): Logger {
-  const write = sink ?? ((line: string) => Deno.stderr.writeSync(new TextEncoder().encode(line + "\n")));
+export function makeLogger(
+  scope: string,
+  min: Level = "info",
+  sink?: (line: string) => void,
+): Logger {
+  const write = sink ??
+    ((line: string) =>
+      Deno.stderr.writeSync(new TextEncoder().encode(line + "\n")));
   const at = (level: Level) => (msg: string) => {
-    if (ORDER[level] >= ORDER[min]) write(`${new Date().toISOString()} ${level.toUpperCase()} ${scope}: ${msg}`);
+    if (ORDER[level] >= ORDER[min]) {
+      write(
+        `${new Date().toISOString()} ${level.toUpperCase()} ${scope}: ${msg}`,
+      );
+    }
   };
   return {
     debug: at("debug"),

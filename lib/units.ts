@@ -7,7 +7,12 @@
  */
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
 
 /** Parses `500ms`, `5s`, `1.5m`, `1h` into milliseconds. */
 export function parseDuration(text: string): number | undefined {

@@ -27,27 +27,38 @@ export class ConfigError extends InputError {
 type Raw = Record<string, unknown>;
 
 /** Parses and resolves config text. Empty text gives the embedded defaults. */
-export function resolveConfig(text: string, opts: ResolveOptions): ResolvedConfig {
+export function resolveConfig(
+  text: string,
+  opts: ResolveOptions,
+): ResolvedConfig {
   const file = opts.file ?? "config.toml";
   let raw: Raw;
   try {
     raw = parse(text) as Raw;
   } catch (err) {
     if (err instanceof TomlError) {
-      throw new ConfigError(`${file}:${err.line}: invalid TOML: ${err.message.split("\n")[0]}`, { cause: err });
+      throw new ConfigError(
+        `${file}:${err.line}: invalid TOML: ${err.message.split("\n")[0]}`,
+        { cause: err },
+      );
     }
     throw err;
   }
-  const where = (section: string, key?: string) => `${file}:${findLine(text, section, key)}`;
+  const where = (section: string, key?: string) =>
+    `${file}:${findLine(text, section, key)}`;
   const values: Record<string, Record<string, unknown>> = {};
   for (const [section, body] of Object.entries(raw)) {
     if (section === "env") continue;
     if (!(section in SCHEMA)) {
       throw new ConfigError(
-        `${where(section)}: unknown section [${section}]; known: ${[...Object.keys(SCHEMA), "env"].join(", ")}`,
+        `${where(section)}: unknown section [${section}]; known: ${
+          [...Object.keys(SCHEMA), "env"].join(", ")
+        }`,
       );
     }
-    if (!isTable(body)) throw new ConfigError(`${where(section)}: [${section}] must be a table`);
+    if (!isTable(body)) {
+      throw new ConfigError(`${where(section)}: [${section}] must be a table`);
+    }
   }
   for (const [section, keys] of Object.entries(SCHEMA)) {
     const body = (raw[section] ?? {}) as Raw;
@@ -55,29 +66,47 @@ export function resolveConfig(text: string, opts: ResolveOptions): ResolvedConfi
     for (const key of Object.keys(body)) {
       if (!(key in keys)) {
         throw new ConfigError(
-          `${where(section, key)}: unknown key "${key}" in [${section}]; known: ${Object.keys(keys).join(", ")}`,
+          `${
+            where(section, key)
+          }: unknown key "${key}" in [${section}]; known: ${
+            Object.keys(keys).join(", ")
+          }`,
         );
       }
     }
     for (const [key, schema] of Object.entries(keys) as [string, KeySchema][]) {
       const given = key in body;
       const value = given ? body[key] : schema.default;
-      out[key] = convert(value, schema, () => `${where(section, given ? key : undefined)}: [${section}] ${key}`);
+      out[key] = convert(
+        value,
+        schema,
+        () => `${where(section, given ? key : undefined)}: [${section}] ${key}`,
+      );
     }
     values[section] = out;
   }
   const env = raw.env ?? {};
-  if (!isTable(env)) throw new ConfigError(`${where("env")}: [env] must be a table`);
+  if (!isTable(env)) {
+    throw new ConfigError(`${where("env")}: [env] must be a table`);
+  }
   const envOut: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
-    if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
-      throw new ConfigError(`${where("env", k)}: [env] ${k} must be a string, got ${describe(v)}`);
+    if (
+      typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean"
+    ) {
+      throw new ConfigError(
+        `${where("env", k)}: [env] ${k} must be a string, got ${describe(v)}`,
+      );
     }
     envOut[k] = String(v);
   }
   const home = opts.home;
   const path = (p: unknown) => expandHome(String(p), home);
-  const s = values.server!, a = values.acme!, d = values.docker!, p = values.proxy!, i = values.isolates!,
+  const s = values.server!,
+    a = values.acme!,
+    d = values.docker!,
+    p = values.proxy!,
+    i = values.isolates!,
     c = values.cache!;
   const config: ResolvedConfig = {
     file: opts.file ?? null,
@@ -99,7 +128,11 @@ export function resolveConfig(text: string, opts: ResolveOptions): ResolvedConfi
       caFile: a.ca_file ? path(a.ca_file) : "",
       renewFraction: a.renew_fraction as number,
     },
-    docker: { socket: path(d.socket), network: String(d.network), volumeRoot: path(d.volume_root) },
+    docker: {
+      socket: path(d.socket),
+      network: String(d.network),
+      volumeRoot: path(d.volume_root),
+    },
     proxy: {
       maxBody: p.max_body as number,
       maxHeader: p.max_header as number,
@@ -134,7 +167,9 @@ export function resolveConfig(text: string, opts: ResolveOptions): ResolvedConfi
   };
   if (config.isolates.minWorkers > config.isolates.maxWorkers) {
     throw new ConfigError(
-      `${where("isolates", "min_workers")}: [isolates] min_workers (${config.isolates.minWorkers}) must not exceed max_workers (${config.isolates.maxWorkers})`,
+      `${
+        where("isolates", "min_workers")
+      }: [isolates] min_workers (${config.isolates.minWorkers}) must not exceed max_workers (${config.isolates.maxWorkers})`,
     );
   }
   return config;
@@ -147,8 +182,13 @@ export function expandHome(path: string, home: string): string {
   return path;
 }
 
-function convert(value: unknown, schema: KeySchema, label: () => string): unknown {
-  const bad = (want: string) => new ConfigError(`${label()} must be ${want}, got ${describe(value)}`);
+function convert(
+  value: unknown,
+  schema: KeySchema,
+  label: () => string,
+): unknown {
+  const bad = (want: string) =>
+    new ConfigError(`${label()} must be ${want}, got ${describe(value)}`);
   switch (schema.type) {
     case "string":
       if (typeof value !== "string") throw bad("a string");
@@ -157,19 +197,28 @@ function convert(value: unknown, schema: KeySchema, label: () => string): unknow
       if (typeof value !== "boolean") throw bad("true or false");
       return value;
     case "port":
-      if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65535) {
+      if (
+        !Number.isInteger(value) || (value as number) < 0 ||
+        (value as number) > 65535
+      ) {
         throw bad("a port number from 0 to 65535");
       }
       return value;
     case "int":
-      if (!Number.isInteger(value) || (value as number) < 0) throw bad("a whole number >= 0");
+      if (!Number.isInteger(value) || (value as number) < 0) {
+        throw bad("a whole number >= 0");
+      }
       return value;
     case "ratio":
-      if (typeof value !== "number" || value < 0 || value > 1) throw bad("a number from 0 to 1");
+      if (typeof value !== "number" || value < 0 || value > 1) {
+        throw bad("a number from 0 to 1");
+      }
       return value;
     case "duration": {
       const ms = typeof value === "string" ? parseDuration(value) : undefined;
-      if (ms === undefined) throw bad(`a duration such as "500ms", "30s", "5m"`);
+      if (ms === undefined) {
+        throw bad(`a duration such as "500ms", "30s", "5m"`);
+      }
       return ms;
     }
     case "size": {
@@ -178,17 +227,22 @@ function convert(value: unknown, schema: KeySchema, label: () => string): unknow
         : Number.isInteger(value) && (value as number) >= 0
         ? value
         : undefined;
-      if (bytes === undefined) throw bad(`a size such as "512K", "100M", "1G" or a number of bytes`);
+      if (bytes === undefined) {
+        throw bad(`a size such as "512K", "100M", "1G" or a number of bytes`);
+      }
       return bytes;
     }
     case "strings":
-      if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) throw bad("an array of strings");
+      if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
+        throw bad("an array of strings");
+      }
       return value;
   }
 }
 
 function isTable(v: unknown): v is Raw {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
+  return typeof v === "object" && v !== null && !Array.isArray(v) &&
+    !(v instanceof Date);
 }
 
 function describe(v: unknown): string {
@@ -221,7 +275,11 @@ export function findLine(text: string, section: string, key?: string): number {
 }
 
 /** Where to look for config.toml: the flag, then MYPAAS_CONFIG, then ~/_mypaas. */
-export function configPath(flag: string | undefined, envVar: string | undefined, home: string): string {
+export function configPath(
+  flag: string | undefined,
+  envVar: string | undefined,
+  home: string,
+): string {
   return flag ?? envVar ?? `${home}/_mypaas/config.toml`;
 }
 
@@ -230,18 +288,27 @@ export function configPath(flag: string | undefined, envVar: string | undefined,
  * defaults; a missing file that was named explicitly is an error.
  */
 export async function loadConfig(
-  opts: { flag?: string | undefined; envVar?: string | undefined; home: string },
+  opts: {
+    flag?: string | undefined;
+    envVar?: string | undefined;
+    home: string;
+  },
 ): Promise<ResolvedConfig> {
   const path = configPath(opts.flag, opts.envVar, opts.home);
   let text: string;
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound && opts.flag === undefined && opts.envVar === undefined) {
+    if (
+      err instanceof Deno.errors.NotFound && opts.flag === undefined &&
+      opts.envVar === undefined
+    ) {
       return resolveConfig("", { home: opts.home });
     }
     if (err instanceof Deno.errors.NotFound) {
-      throw new ConfigError(`config file "${path}" does not exist; create it with "mypaas server init" or fix the path`);
+      throw new ConfigError(
+        `config file "${path}" does not exist; create it with "mypaas server init" or fix the path`,
+      );
     }
     throw err;
   }

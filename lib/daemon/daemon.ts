@@ -31,12 +31,17 @@ export class Daemon {
 
   /** Starts every part; on a failure stops what started and rethrows. */
   async start(): Promise<void> {
-    await Deno.mkdir(this.config.server.dataDir, { recursive: true, mode: 0o700 });
+    await Deno.mkdir(this.config.server.dataDir, {
+      recursive: true,
+      mode: 0o700,
+    });
     for (const part of this.#parts) {
       try {
         await part.start();
       } catch (err) {
-        this.log.error(`${part.name} failed to start: ${(err as Error).message}`);
+        this.log.error(
+          `${part.name} failed to start: ${(err as Error).message}`,
+        );
         await this.stop();
         throw err;
       }
@@ -51,7 +56,9 @@ export class Daemon {
       try {
         await part.stop();
       } catch (err) {
-        this.log.error(`${part.name} failed to stop: ${(err as Error).message}`);
+        this.log.error(
+          `${part.name} failed to stop: ${(err as Error).message}`,
+        );
       }
     }
   }

@@ -49,7 +49,11 @@ export interface DeploymentStatus {
 /** The operations both front doors offer. Progress lines stream to `progress`. */
 export interface Platform {
   /** Deploys the directory (already unpacked on this host). */
-  deploy(dir: string, opts: DeployOptions, progress: (line: string) => void): Promise<DeployResult>;
+  deploy(
+    dir: string,
+    opts: DeployOptions,
+    progress: (line: string) => void,
+  ): Promise<DeployResult>;
   list(): Promise<DeploymentStatus[]>;
   remove(service: string, actor?: string): Promise<void>;
   restart(service: string, actor?: string): Promise<void>;
@@ -60,5 +64,8 @@ export interface Platform {
     actor?: string,
   ): Promise<DeployResult>;
   /** Log lines of a service; with `follow`, runs until `signal` aborts. */
-  logs(service: string, opts: { follow: boolean; tail?: number; signal?: AbortSignal }): AsyncIterable<string>;
+  logs(
+    service: string,
+    opts: { follow: boolean; tail?: number; signal?: AbortSignal },
+  ): AsyncIterable<string>;
 }
