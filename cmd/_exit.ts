@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- cmd/ is where output to a person belongs
 /**
  * @module
  * Maps errors to exit codes and prints them: 2 for bad input (our
