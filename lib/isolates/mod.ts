@@ -1,0 +1,70 @@
+/**
+ * @module
+ * The isolate pool's face: build a pool from `[isolates]` of config.toml.
+ */
+import type { ResolvedConfig } from "../config/mod.ts";
+import type { Logger } from "../log.ts";
+import type { LoadSource } from "./host_load.ts";
+import { denyNetList } from "./net_policy.ts";
+import { type IsolateLog, IsolatePool, type PoolOptions } from "./pool.ts";
+
+export { HostLoad, type Load, type LoadSource } from "./host_load.ts";
+export { DENIED_NETS, denyNetList } from "./net_policy.ts";
+export {
+  type IsolateLog,
+  IsolatePool,
+  type PoolOptions,
+  type PoolStats,
+  type Target,
+} from "./pool.ts";
+export { findDeno, installRuntime } from "./runtime_install.ts";
+
+/** Pool options from the config; paths are the daemon's choice. */
+export function poolOptions(
+  config: ResolvedConfig,
+  deps: {
+    denoPath: string;
+    runtimeDir: string;
+    socketDir: string;
+    denoDir: string;
+    /** Where artifacts live (isolates may read them while loading). */
+    artifactDirs: string[];
+    hostLoad: LoadSource;
+    log: Logger;
+    onLog?: (line: IsolateLog) => void;
+  },
+): PoolOptions {
+  const c = config.isolates;
+  const options: PoolOptions = {
+    minWorkers: c.minWorkers,
+    maxWorkers: c.maxWorkers,
+    freePoolRatio: c.freePoolRatio,
+    idleTimeoutMs: c.idleTimeout,
+    isolatesPerProcess: c.isolatesPerProcess,
+    cpuPctTarget: c.clusterCpuPctTarget,
+    memPctTarget: c.clusterMemoryPctTarget,
+    wallLimitMs: c.wallLimit,
+    concurrency: 32,
+    queueTimeoutMs: config.proxy.unavailableWait,
+    hostLoad: deps.hostLoad,
+    log: deps.log,
+    process: {
+      denoPath: deps.denoPath,
+      runtimeDir: deps.runtimeDir,
+      socketDir: deps.socketDir,
+      denoDir: deps.denoDir,
+      readPaths: deps.artifactDirs,
+      denyNet: denyNetList(c.allowNet),
+      memoryLimit: c.memoryLimit,
+      cpuLimitMs: c.cpuLimit,
+      loadTimeoutMs: Math.max(5000, c.cpuLimit),
+    },
+  };
+  if (deps.onLog) options.onLog = deps.onLog;
+  return options;
+}
+
+/** Builds (does not start) the pool. */
+export function buildPool(options: PoolOptions): IsolatePool {
+  return new IsolatePool(options);
+}

@@ -1,0 +1,441 @@
+/**
+ * @module
+ * The isolate pool: isolates hosted by worker processes, each `standby`
+ * (runtime booted, no code) or `active` (assigned to one deployment).
+ * Keeps at least `minWorkers` isolates and free >= (free + assigned) x ratio
+ * while total <= `maxWorkers`; starts none above the host's CPU/memory
+ * targets; assigns on demand (cold start = load an artifact into a standby);
+ * scales a deployment on concurrency; stops isolates idle for `idleTimeoutMs`;
+ * replaces crashed processes. Requests that find no isolate wait a bounded
+ * time, then get 503.
+ */
+import type { Logger } from "../log.ts";
+import type { LoadSource } from "./host_load.ts";
+import {
+  type WorkerEvent,
+  WorkerProcess,
+  type WorkerProcessOptions,
+} from "./worker_process.ts";
+import { PoolIsolate } from "./pool_isolate.ts";
+
+export type { PoolIsolate };
+
+/** A deployment release the pool can load: its key is `name@release`. */
+export interface Target {
+  key: string;
+  /** file: URL of the artifact (bundle or entry source). */
+  url: string;
+  env: Record<string, string>;
+}
+
+/** Pool settings; `[isolates]` of config.toml plus a few internals. */
+export interface PoolOptions {
+  minWorkers: number;
+  maxWorkers: number;
+  freePoolRatio: number;
+  idleTimeoutMs: number;
+  isolatesPerProcess: number;
+  cpuPctTarget: number;
+  memPctTarget: number;
+  wallLimitMs: number;
+  /** Concurrent requests per isolate before a deployment gets another. */
+  concurrency: number;
+  /** Longest a request waits for an isolate before 503. */
+  queueTimeoutMs: number;
+  process: WorkerProcessOptions;
+  hostLoad: LoadSource;
+  log: Logger;
+  /** Console lines of isolates. */
+  onLog?: (line: IsolateLog) => void;
+}
+
+/** One console line of an isolate. */
+export interface IsolateLog {
+  deployment: string;
+  isolate: string;
+  level: string;
+  msg: string;
+  time: number;
+}
+
+/** Counts for tests, benchmarks and status. */
+export interface PoolStats {
+  total: number;
+  free: number;
+  assigned: number;
+  processes: number;
+}
+
+/** No isolate could be had in time (HTTP 503). */
+export class PoolBusyError extends Error {
+  override name = "PoolBusyError";
+}
+
+let seq = 0;
+
+/** The isolate pool (a daemon Part). */
+export class IsolatePool {
+  readonly name = "isolate-pool";
+  readonly #isolates = new Map<string, PoolIsolate>();
+  readonly #procs = new Set<WorkerProcess>();
+  #waiters: (() => void)[] = [];
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #stopped = false;
+  #booting = 0;
+
+  constructor(readonly options: PoolOptions) {}
+
+  async start(): Promise<void> {
+    this.#stopped = false;
+    await Deno.mkdir(this.options.process.socketDir, { recursive: true });
+    this.#reconcile();
+    const sweep = Math.max(10, Math.min(1000, this.options.idleTimeoutMs / 4));
+    this.#timer = setInterval(() => this.#sweepIdle(), sweep);
+    await this.settled();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    this.#wake();
+    await Promise.all([...this.#procs].map((p) => p.stop()));
+    this.#procs.clear();
+    this.#isolates.clear();
+  }
+
+  /** Resolves once no isolate is booting. */
+  async settled(): Promise<void> {
+    while (this.#booting > 0 && !this.#stopped) await this.#changed(1000);
+  }
+
+  /** Counts of isolates (booting standbys count as free). */
+  stats(): PoolStats {
+    let free = 0, assigned = 0;
+    for (const iso of this.#isolates.values()) {
+      if (iso.state === "stopping") continue;
+      if (iso.deployment === null) free++;
+      else assigned++;
+    }
+    return {
+      total: free + assigned,
+      free,
+      assigned,
+      processes: this.#procs.size,
+    };
+  }
+
+  /** The isolates of one deployment key (or every one), for status. */
+  isolates(key?: string): PoolIsolate[] {
+    return [...this.#isolates.values()].filter((i) =>
+      key === undefined || i.deployment === key
+    );
+  }
+
+  /** The worker processes (tests crash one on purpose). */
+  processes(): WorkerProcess[] {
+    return [...this.#procs];
+  }
+
+  /** Serves one request with an isolate of `target`. */
+  async dispatch(
+    target: Target,
+    req: Request,
+    opts: { remoteAddr: string; instanceId?: string | null },
+  ): Promise<Response> {
+    let iso: PoolIsolate;
+    try {
+      iso = await this.#acquire(target, opts.instanceId ?? null);
+    } catch (err) {
+      if (!(err instanceof PoolBusyError)) throw err;
+      return new Response("no isolate available, try again\n", {
+        status: 503,
+        headers: { "retry-after": "1" },
+      });
+    }
+    iso.begin();
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      iso.end();
+      this.#wake();
+    };
+    const abort = new AbortController();
+    const wall = setTimeout(() => abort.abort(), this.options.wallLimitMs);
+    try {
+      await iso.ready;
+      const res = await iso.proc.fetch(
+        iso.id,
+        req,
+        opts.remoteAddr,
+        abort.signal,
+      );
+      if (!res.body) {
+        release();
+        clearTimeout(wall);
+        return res;
+      }
+      const body = res.body.pipeThrough(
+        new TransformStream({
+          transform: (chunk, c) => {
+            iso.touch();
+            c.enqueue(chunk);
+          },
+          flush: () => {
+            clearTimeout(wall);
+            release();
+          },
+          // A client that goes away cancels the body: the isolate is free.
+          cancel: () => {
+            clearTimeout(wall);
+            release();
+          },
+        } as Transformer<Uint8Array, Uint8Array>),
+      );
+      return new Response(body, res);
+    } catch (err) {
+      clearTimeout(wall);
+      release();
+      if (abort.signal.aborted) {
+        return new Response("function timed out\n", { status: 504 });
+      }
+      this.options.log.warn(
+        `isolate ${iso.id} of ${target.key}: ${(err as Error).message}`,
+      );
+      return new Response("function failed\n", { status: 502 });
+    }
+  }
+
+  /** Stops the isolates of a deployment key (release replaced or removed). */
+  retire(key: string): void {
+    for (const iso of this.#isolates.values()) {
+      if (iso.deployment === key) this.#stopIsolate(iso);
+    }
+    this.#reconcile();
+  }
+
+  async #acquire(target: Target, instanceId: string | null) {
+    const deadline = Date.now() + this.options.queueTimeoutMs;
+    while (!this.#stopped) {
+      const mine = [...this.#isolates.values()].filter((i) =>
+        i.deployment === target.key && i.state !== "stopping" &&
+        i.instanceId === instanceId
+      );
+      const best = mine.sort((a, b) => a.inflight - b.inflight)[0];
+      if (best && (instanceId || best.inflight < this.options.concurrency)) {
+        return best;
+      }
+      const assigned = this.stats().assigned;
+      if (assigned >= this.#maxAssigned()) {
+        const victim = this.#lruIdle(target.key);
+        if (victim) this.#stopIsolate(victim);
+        else if (best) return best;
+      }
+      const standby = [...this.#isolates.values()].find((i) =>
+        i.state === "standby"
+      );
+      if (standby && this.stats().assigned < this.#maxAssigned()) {
+        standby.assign(target, instanceId);
+        standby.ready.catch((err) => {
+          this.options.log.warn(
+            `${target.key} failed to load in ${standby.id}: ${err.message}`,
+          );
+          this.#stopIsolate(standby);
+        });
+        this.#reconcile();
+        return standby;
+      }
+      if (best) return best;
+      this.#reconcile();
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await this.#changed(left);
+    }
+    throw new PoolBusyError(`no isolate for ${target.key}`);
+  }
+
+  /** Most isolates that may be assigned so that the free ratio holds. */
+  #maxAssigned(): number {
+    const { maxWorkers, freePoolRatio } = this.options;
+    return Math.max(1, Math.floor(maxWorkers * (1 - freePoolRatio)));
+  }
+
+  #lruIdle(except: string): PoolIsolate | undefined {
+    return [...this.#isolates.values()]
+      .filter((i) =>
+        i.state === "active" && i.inflight === 0 && i.deployment !== except
+      )
+      .sort((a, b) => a.lastActivity - b.lastActivity)[0];
+  }
+
+  #sweepIdle(): void {
+    const now = Date.now();
+    let stopped = false;
+    for (const iso of this.#isolates.values()) {
+      if (
+        iso.state === "active" && iso.inflight === 0 &&
+        now - iso.lastActivity >= this.options.idleTimeoutMs
+      ) {
+        this.options.log.debug(`${iso.id} of ${iso.deployment} idle: stopped`);
+        this.#stopIsolate(iso);
+        stopped = true;
+      }
+    }
+    if (stopped) this.#reconcile();
+  }
+
+  #stopIsolate(iso: PoolIsolate): void {
+    if (iso.state === "stopping") return;
+    iso.state = "stopping";
+    this.#isolates.delete(iso.id);
+    const proc = iso.proc;
+    void proc.stopIsolate(iso.id).then(() => this.#dropIfEmpty(proc));
+    this.#wake();
+  }
+
+  #dropIfEmpty(proc: WorkerProcess): void {
+    if (proc.isolates.size === 0 && this.#procs.has(proc)) {
+      this.#procs.delete(proc);
+      void proc.stop();
+    }
+  }
+
+  /** Boots or stops standbys so the counts meet the settings. */
+  #reconcile(): void {
+    if (this.#stopped) return;
+    const o = this.options;
+    const { free, assigned, total } = this.stats();
+    const r = Math.min(o.freePoolRatio, 0.99);
+    const want = Math.min(
+      o.maxWorkers - assigned,
+      Math.max(o.minWorkers - assigned, Math.ceil(assigned * r / (1 - r))),
+    );
+    const load = o.hostLoad();
+    const hot = load.cpu > o.cpuPctTarget || load.mem > o.memPctTarget;
+    for (let i = 0, n = want - free; i < n && total + i < o.maxWorkers; i++) {
+      if (hot) {
+        o.log.warn(
+          `host above its CPU/memory target (cpu ${load.cpu.toFixed(2)}, mem ${
+            load.mem.toFixed(2)
+          }): no new isolate`,
+        );
+        break;
+      }
+      void this.#boot();
+    }
+    if (free > want) {
+      const extra = [...this.#isolates.values()]
+        .filter((i) => i.state === "standby").slice(0, free - want);
+      for (const iso of extra) this.#stopIsolate(iso);
+    }
+  }
+
+  async #boot(): Promise<void> {
+    const id = `iso-${++seq}`;
+    this.#booting++;
+    let proc: WorkerProcess | undefined;
+    try {
+      proc = await this.#processWithRoom(id);
+      const iso = new PoolIsolate(id, proc);
+      this.#isolates.set(id, iso);
+      await proc.createIsolate(id);
+      if (iso.state === "booting") iso.state = "standby";
+    } catch (err) {
+      this.#isolates.delete(id);
+      if (!this.#stopped) {
+        this.options.log.error(
+          `isolate boot failed: ${(err as Error).message}`,
+        );
+      }
+      if (proc) this.#dropIfEmpty(proc);
+    } finally {
+      this.#booting--;
+      this.#wake();
+    }
+  }
+
+  #spawning: Promise<WorkerProcess> | null = null;
+
+  /** A process with room for one more isolate, the slot reserved for id. */
+  async #processWithRoom(id: string): Promise<WorkerProcess> {
+    const per = this.options.isolatesPerProcess;
+    for (;;) {
+      for (const p of this.#procs) {
+        if (!p.isExited && p.isolates.size < per) {
+          p.isolates.add(id);
+          return p;
+        }
+      }
+      if (!this.#spawning) {
+        this.#spawning = this.#spawn().finally(() => this.#spawning = null);
+      }
+      await this.#spawning;
+    }
+  }
+
+  async #spawn(): Promise<WorkerProcess> {
+    const proc = new WorkerProcess(
+      this.options.process,
+      (e) => this.#onEvent(proc, e),
+    );
+    await proc.start();
+    this.#procs.add(proc);
+    void proc.exited.then((s) => this.#onProcessExit(proc, s.code));
+    return proc;
+  }
+
+  #onEvent(proc: WorkerProcess, e: WorkerEvent): void {
+    const iso = this.#isolates.get(e.id);
+    if (e.ev === "log") {
+      this.options.onLog?.({
+        deployment: iso?.deployment ?? "",
+        isolate: e.id,
+        level: e.level,
+        msg: e.msg,
+        time: Date.now(),
+      });
+    } else if (e.ev === "exit" && iso && iso.state !== "stopping") {
+      this.options.log.warn(
+        `isolate ${e.id} of ${iso.deployment}: ${e.reason}`,
+      );
+      iso.state = "stopping";
+      this.#isolates.delete(e.id);
+      this.#dropIfEmpty(proc);
+      this.#reconcile();
+      this.#wake();
+    }
+  }
+
+  #onProcessExit(proc: WorkerProcess, code: number): void {
+    if (!this.#procs.delete(proc) || this.#stopped) return;
+    this.options.log.warn(
+      `isolate worker process ${proc.name} exited (code ${code}): its isolates are gone`,
+    );
+    for (const iso of [...this.#isolates.values()]) {
+      if (iso.proc === proc) {
+        iso.state = "stopping";
+        this.#isolates.delete(iso.id);
+      }
+    }
+    this.#reconcile();
+    this.#wake();
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+
+  #changed(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#waiters.push(done);
+    });
+  }
+}

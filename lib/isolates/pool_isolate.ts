@@ -1,0 +1,61 @@
+/**
+ * @module
+ * One isolate as the pool sees it: where it lives, what it serves, how busy
+ * it is and when it last saw traffic (for idle shutdown).
+ */
+import type { WorkerProcess } from "./worker_process.ts";
+
+/** Lifecycle of a pooled isolate. */
+export type IsolateState =
+  | "booting"
+  | "standby"
+  | "loading"
+  | "active"
+  | "stopping";
+
+/** A pooled isolate. */
+export class PoolIsolate {
+  state: IsolateState = "booting";
+  /** Deployment key (`name@release`) once assigned. */
+  deployment: string | null = null;
+  /** The instance id this isolate is dedicated to, if any. */
+  instanceId: string | null = null;
+  inflight = 0;
+  served = 0;
+  lastActivity = Date.now();
+  /** Resolves when the deployment's code is loaded. */
+  ready: Promise<void> = Promise.resolve();
+
+  constructor(readonly id: string, readonly proc: WorkerProcess) {}
+
+  /** Loads a deployment into this standby isolate. */
+  assign(
+    target: { key: string; url: string; env: Record<string, string> },
+    instanceId: string | null,
+  ): void {
+    this.state = "loading";
+    this.deployment = target.key;
+    this.instanceId = instanceId;
+    this.touch();
+    this.ready = this.proc.loadIsolate(this.id, target.url, target.env).then(
+      () => {
+        if (this.state === "loading") this.state = "active";
+      },
+    );
+  }
+
+  begin(): void {
+    this.inflight++;
+    this.served++;
+    this.touch();
+  }
+
+  end(): void {
+    this.inflight--;
+    this.touch();
+  }
+
+  touch(): void {
+    this.lastActivity = Date.now();
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * @module
+ * The daemon's handle on one isolate-worker process: spawns
+ * `deno run runtime/process_main.ts` with narrowed flags (no --allow-run,
+ * --allow-ffi or --allow-env; reads only of the runtime and artifact dirs;
+ * writes only its own Unix socket; net minus the denied ranges; a V8 heap cap
+ * per isolate) and talks HTTP to it over that Unix socket. Stdout carries the
+ * process's events (isolate logs and exits).
+ */
+
+/** How to start worker processes. */
+export interface WorkerProcessOptions {
+  /** The `deno` binary (not the mypaas binary when compiled). */
+  denoPath: string;
+  /** Directory holding process_main.ts and isolate_main.ts. */
+  runtimeDir: string;
+  /** Directory for the processes' Unix sockets. */
+  socketDir: string;
+  /** Paths isolates may read while loading code. */
+  readPaths: string[];
+  /** Entries for --deny-net (CIDRs and hosts). */
+  denyNet: string[];
+  /** Heap cap of each isolate, bytes. */
+  memoryLimit: number;
+  cpuLimitMs: number;
+  loadTimeoutMs: number;
+  /** DENO_DIR of the processes (their module cache). */
+  denoDir: string;
+}
+
+/** Something that happened inside a worker process. */
+export type WorkerEvent =
+  | { ev: "log"; id: string; level: string; msg: string }
+  | { ev: "exit"; id: string; reason: string };
+
+let counter = 0;
+
+/** One isolate-worker process. */
+export class WorkerProcess {
+  readonly name: string;
+  readonly socketPath: string;
+  #child: Deno.ChildProcess | null = null;
+  #client: Deno.HttpClient | null = null;
+  #stdin: WritableStreamDefaultWriter<Uint8Array> | null = null;
+  #exited = false;
+  /** Resolves when the process has exited (crash or stop). */
+  readonly exited: Promise<{ code: number; signal: string | null }>;
+  #resolveExited!: (s: { code: number; signal: string | null }) => void;
+  /** Isolates hosted here, by id. */
+  readonly isolates = new Set<string>();
+
+  constructor(
+    readonly options: WorkerProcessOptions,
+    readonly onEvent: (e: WorkerEvent) => void,
+  ) {
+    this.name = `wp${Deno.pid}-${++counter}`;
+    this.socketPath = `${options.socketDir}/${this.name}.sock`;
+    this.exited = new Promise((r) => this.#resolveExited = r);
+  }
+
+  /** Process id, once started. */
+  get pid(): number | null {
+    return this.#child?.pid ?? null;
+  }
+
+  /** True once the process is gone. */
+  get isExited(): boolean {
+    return this.#exited;
+  }
+
+  /** The command line, for diagnostics and tests. */
+  args(): string[] {
+    const o = this.options;
+    const heapMb = Math.max(16, Math.ceil(o.memoryLimit / 2 ** 20));
+    const args = [
+      "run",
+      "--no-prompt",
+      "--no-config",
+      "--no-lock",
+      "--unstable-worker-options",
+      `--allow-read=${[o.runtimeDir, ...o.readPaths, this.socketPath]}`,
+      `--allow-write=${this.socketPath}`,
+      "--allow-net",
+      `--v8-flags=--max-old-space-size=${heapMb}`,
+    ];
+    if (o.denyNet.length) args.push(`--deny-net=${o.denyNet.join(",")}`);
+    args.push(
+      `${o.runtimeDir}/process_main.ts`,
+      this.socketPath,
+      JSON.stringify({
+        cpuLimitMs: o.cpuLimitMs,
+        readPaths: o.readPaths,
+        loadTimeoutMs: o.loadTimeoutMs,
+      }),
+    );
+    return args;
+  }
+
+  /** Spawns the process and waits until its socket listens. */
+  async start(timeoutMs = 10_000): Promise<void> {
+    await Deno.remove(this.socketPath).catch(() => {});
+    const child = new Deno.Command(this.options.denoPath, {
+      args: this.args(),
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      clearEnv: true,
+      env: {
+        NO_COLOR: "1",
+        DENO_NO_UPDATE_CHECK: "1",
+        DENO_DIR: this.options.denoDir,
+      },
+    }).spawn();
+    this.#child = child;
+    this.#stdin = child.stdin.getWriter();
+    const ready = Promise.withResolvers<void>();
+    let stderr = "";
+    void this.#readEvents(child.stdout, ready.resolve);
+    void (async () => {
+      for await (
+        const chunk of child.stderr.pipeThrough(new TextDecoderStream())
+      ) {
+        stderr = (stderr + chunk).slice(-4000);
+      }
+    })();
+    void child.status.then((s) => {
+      this.#exited = true;
+      this.#closeClient();
+      ready.reject(
+        new Error(
+          `isolate worker process exited with code ${s.code} before it was ready: ${stderr.trim()}`,
+        ),
+      );
+      this.#resolveExited({ code: s.code, signal: s.signal });
+      void Deno.remove(this.socketPath).catch(() => {});
+    });
+    const timer = setTimeout(
+      () =>
+        ready.reject(
+          new Error(`isolate worker process not ready after ${timeoutMs} ms`),
+        ),
+      timeoutMs,
+    );
+    try {
+      await ready.promise;
+    } catch (err) {
+      await this.stop();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#client = Deno.createHttpClient({
+      proxy: { transport: "unix", path: this.socketPath },
+    });
+  }
+
+  async #readEvents(
+    stdout: ReadableStream<Uint8Array>,
+    ready: () => void,
+  ): Promise<void> {
+    let buf = "";
+    for await (const chunk of stdout.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let event: { ev: string } & Record<string, unknown>;
+        try {
+          event = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        if (event.ev === "ready") ready();
+        else if (event.ev === "log" || event.ev === "exit") {
+          if (event.ev === "exit") this.isolates.delete(String(event.id));
+          this.onEvent(event as unknown as WorkerEvent);
+        }
+      }
+    }
+  }
+
+  async #control(call: string, body: unknown): Promise<void> {
+    if (!this.#client || this.#exited) {
+      throw new Error(`isolate worker process ${this.name} is not running`);
+    }
+    const res = await fetch(`http://worker/_mypaas/${call}`, {
+      method: "POST",
+      body: JSON.stringify(body),
+      client: this.#client,
+    });
+    const out = await res.json() as { error?: string };
+    if (!res.ok) {
+      throw new Error(out.error ?? `${call} failed with ${res.status}`);
+    }
+  }
+
+  /** Boots a standby isolate (runtime loaded, no user code). */
+  async createIsolate(id: string): Promise<void> {
+    this.isolates.add(id); // may already be reserved by the pool
+    try {
+      await this.#control("create", { id });
+    } catch (err) {
+      this.isolates.delete(id);
+      throw err;
+    }
+  }
+
+  /** Loads a deployment's artifact into a standby isolate. */
+  loadIsolate(
+    id: string,
+    url: string,
+    env: Record<string, string>,
+  ): Promise<void> {
+    return this.#control("load", { id, url, env });
+  }
+
+  /** Terminates an isolate. */
+  async stopIsolate(id: string): Promise<void> {
+    this.isolates.delete(id);
+    await this.#control("stop", { id }).catch(() => {});
+  }
+
+  /** Sends a request to an isolate; the body streams both ways. */
+  fetch(
+    id: string,
+    req: Request,
+    remoteAddr: string,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    if (!this.#client || this.#exited) {
+      return Promise.reject(new Error(`worker process ${this.name} is gone`));
+    }
+    const url = new URL(req.url);
+    const headers = new Headers(req.headers);
+    headers.set("x-mypaas-isolate", id);
+    headers.set("x-mypaas-url", req.url);
+    headers.set("x-mypaas-remote-addr", remoteAddr);
+    const init: RequestInit & { client: Deno.HttpClient } = {
+      method: req.method,
+      headers,
+      client: this.#client,
+      redirect: "manual",
+    };
+    if (req.body) init.body = req.body;
+    if (signal) init.signal = signal;
+    return fetch(`http://worker${url.pathname}${url.search}`, init);
+  }
+
+  /** Ends the process (closing stdin, then SIGKILL); idempotent, bounded. */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    if (!this.#exited) {
+      await this.#stdin?.close().catch(() => {});
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* already gone */ }
+      }, 1000);
+      await child.status;
+      clearTimeout(timer);
+    }
+    this.#closeClient();
+  }
+
+  #closeClient(): void {
+    const client = this.#client;
+    this.#client = null;
+    try {
+      client?.close();
+    } catch { /* already closed */ }
+  }
+
+  /** Kills the process at once (tests simulate crashes with it). */
+  kill(): void {
+    try {
+      this.#child?.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Helpers of the isolate tests: a pool on real worker processes in a temp
+ * dir, and artifacts written from source text.
+ */
+import { silentLogger } from "../lib/log.ts";
+import { denyNetList } from "../lib/isolates/net_policy.ts";
+import {
+  type IsolateLog,
+  IsolatePool,
+  type PoolOptions,
+} from "../lib/isolates/pool.ts";
+
+export const RUNTIME_DIR = new URL("../lib/isolates/runtime", import.meta.url)
+  .pathname;
+
+/** A started pool in a fresh temp dir; `close()` stops it and cleans up. */
+export async function testPool(over: Partial<PoolOptions> = {}) {
+  const dir = await Deno.makeTempDir({ prefix: "mypaas-iso-" });
+  const bundles = `${dir}/bundles`;
+  await Deno.mkdir(bundles);
+  const logs: IsolateLog[] = [];
+  const pool = new IsolatePool({
+    minWorkers: 2,
+    maxWorkers: 6,
+    freePoolRatio: 0.5,
+    idleTimeoutMs: 60_000,
+    isolatesPerProcess: 2,
+    cpuPctTarget: 1.1,
+    memPctTarget: 1.1,
+    wallLimitMs: 10_000,
+    concurrency: 8,
+    queueTimeoutMs: 3000,
+    hostLoad: () => ({ cpu: 0, mem: 0 }),
+    log: silentLogger,
+    onLog: (l) => logs.push(l),
+    ...over,
+    process: {
+      denoPath: Deno.execPath(),
+      runtimeDir: RUNTIME_DIR,
+      socketDir: `${dir}/sockets`,
+      denoDir: `${dir}/deno_dir`,
+      readPaths: [bundles],
+      denyNet: denyNetList(),
+      memoryLimit: 64 * 2 ** 20,
+      cpuLimitMs: 500,
+      loadTimeoutMs: 5000,
+      ...over.process,
+    },
+  });
+  await pool.start();
+  let n = 0;
+  return {
+    pool,
+    dir,
+    logs,
+    /** Writes an artifact and returns a target for it. */
+    async artifact(source: string, env: Record<string, string> = {}) {
+      const path = `${bundles}/a${++n}.js`;
+      await Deno.writeTextFile(path, source);
+      return { key: `fn${n}@1`, url: `file://${path}`, env };
+    },
+    async close() {
+      await pool.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Sends one request through the pool and reads the body. */
+export async function call(
+  pool: IsolatePool,
+  target: { key: string; url: string; env: Record<string, string> },
+  path = "/",
+  instanceId?: string,
+): Promise<{ status: number; text: string }> {
+  const res = await pool.dispatch(
+    target,
+    new Request(`http://fn.test${path}`),
+    { remoteAddr: "127.0.0.1", instanceId: instanceId ?? null },
+  );
+  return { status: res.status, text: await res.text() };
+}

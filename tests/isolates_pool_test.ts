@@ -1,0 +1,107 @@
+import { assert, assertEquals, assertNotEquals } from "./isolates_assert.ts";
+import { call, testPool } from "./isolates_helpers.ts";
+
+const COUNTER = `let n = 0;
+export default { fetch: () => new Response(String(++n)) };`;
+
+Deno.test("IsolatePool serves export default { fetch } and Deno.serve code", async () => {
+  const t = await testPool();
+  try {
+    const a = await t.artifact(COUNTER);
+    const b = await t.artifact(
+      `Deno.serve((req) => new Response("serve " + new URL(req.url).pathname + " " + Deno.env.get("GREETING")));`,
+      { GREETING: "hello" },
+    );
+    assertEquals(await call(t.pool, a), { status: 200, text: "1" });
+    assertEquals(await call(t.pool, a), { status: 200, text: "2" });
+    assertEquals(await call(t.pool, b, "/x"), {
+      status: 200,
+      text: "serve /x hello",
+    });
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("IsolatePool keeps the free ratio and stops idle isolates", async () => {
+  const t = await testPool({
+    idleTimeoutMs: 300,
+    minWorkers: 2,
+    maxWorkers: 6,
+  });
+  try {
+    await t.pool.settled();
+    assertEquals(t.pool.stats().total, 2);
+    const targets = [];
+    for (let i = 0; i < 8; i++) targets.push(await t.artifact(COUNTER));
+    for (const target of targets) {
+      assertEquals((await call(t.pool, target)).status, 200);
+      await t.pool.settled();
+      const s = t.pool.stats();
+      assert(s.total <= 6, `total ${s.total} > max 6`);
+      assert(
+        s.free >= (s.free + s.assigned) * 0.5,
+        `ratio broken: ${JSON.stringify(s)}`,
+      );
+    }
+    assert(t.pool.stats().assigned > 0);
+    const deadline = Date.now() + 5000;
+    while (t.pool.stats().assigned > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assertEquals(t.pool.stats().assigned, 0);
+    // The first request after an idle shutdown cold-starts and works.
+    assertEquals(await call(t.pool, targets[0]!), { status: 200, text: "1" });
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("IsolatePool gives each instance id its own isolate", async () => {
+  const t = await testPool();
+  try {
+    const a = await t.artifact(COUNTER);
+    const r1 = [];
+    for (let i = 0; i < 3; i++) {
+      r1.push((await call(t.pool, a, "/", "one")).text);
+    }
+    const r2 = (await call(t.pool, a, "/", "two")).text;
+    assertEquals(r1, ["1", "2", "3"]);
+    assertEquals(r2, "1");
+    const ids = t.pool.isolates("fn1@1").map((i) => i.instanceId).sort();
+    assertEquals(ids, ["one", "two"]);
+    assertNotEquals(
+      t.pool.isolates("fn1@1")[0]!.id,
+      t.pool.isolates("fn1@1")[1]!.id,
+    );
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("IsolatePool replaces a crashed worker process; in-flight gets 502", async () => {
+  const t = await testPool({ isolatesPerProcess: 1 });
+  try {
+    const slow = await t.artifact(
+      `export default { fetch: async (req) => {
+        if (new URL(req.url).pathname === "/slow") await new Promise((r) => setTimeout(r, 5000));
+        return new Response("done");
+      } };`,
+    );
+    const fast = await t.artifact(COUNTER);
+    assertEquals((await call(t.pool, fast)).status, 200);
+    const pending = call(t.pool, slow, "/slow");
+    let iso;
+    const deadline = Date.now() + 5000;
+    while (!(iso = t.pool.isolates("fn1@1")[0]) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await iso!.ready;
+    iso!.proc.kill();
+    assertEquals((await pending).status, 502);
+    assertEquals(await call(t.pool, fast), { status: 200, text: "2" });
+    assertEquals((await call(t.pool, slow, "/")).status, 200);
+  } finally {
+    await t.close();
+  }
+});
