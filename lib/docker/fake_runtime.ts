@@ -1,0 +1,480 @@
+/**
+ * @module
+ * `FakeRuntime`: an in-memory `ContainerRuntime` for unit tests. It keeps
+ * containers, images and networks in maps, emits events, and "runs" a tiny
+ * subset of `sh -c` (echo to stdout or `>&2`) so that logs can be tested.
+ * Builds read the Dockerfile: `FROM` must name a known image and a
+ * `RUN false` / `RUN exit N` line fails the build.
+ */
+import { contextFiles } from "./build_context.ts";
+import {
+  BuildError,
+  type BuildOptions,
+  type ContainerCreate,
+  type ContainerDetails,
+  type ContainerRuntime,
+  type ContainerStats,
+  type ContainerSummary,
+  type ImageSummary,
+  type LogLine,
+  type RuntimeEvent,
+  RuntimeUnavailableError,
+} from "./runtime.ts";
+
+interface FakeImage {
+  id: string;
+  tags: Set<string>;
+  labels: Record<string, string>;
+  created: number;
+  /** Files of the build context, for tests. */
+  files: string[];
+}
+
+/** An in-memory container engine. Fields are public for test assertions. */
+export class FakeRuntime implements ContainerRuntime {
+  readonly containers = new Map<string, ContainerDetails>();
+  readonly images = new Map<string, FakeImage>();
+  readonly networks = new Map<string, Record<string, string>>();
+  readonly logLines = new Map<string, LogLine[]>();
+  /** Builds done, in order (tags). */
+  readonly builds: string[] = [];
+  /** Set to make every call throw RuntimeUnavailableError. */
+  down = false;
+  #seq = 0;
+  #ip = 2;
+  readonly #listeners = new Set<(e: RuntimeEvent) => void>();
+
+  /** Adds an image as if pulled or imported. */
+  addImage(ref: string, labels: Record<string, string> = {}): string {
+    const id = `sha256:${(++this.#seq).toString(16).padStart(64, "0")}`;
+    this.images.set(id, {
+      id,
+      tags: new Set([normalize(ref)]),
+      labels,
+      created: Date.now(),
+      files: [],
+    });
+    return id;
+  }
+
+  /** Appends a log line to a container (tests). */
+  appendLog(id: string, line: string, stream: "stdout" | "stderr" = "stdout") {
+    const c = this.#get(id);
+    this.#logs(c.id).push({ stream, line });
+    this.#emit("log", c);
+  }
+
+  /** Marks a running container as exited, as if its process died. */
+  crash(id: string, exitCode = 1): void {
+    const c = this.#get(id);
+    c.state = "exited";
+    c.running = false;
+    c.exitCode = exitCode;
+    this.#emit("die", c);
+  }
+
+  ping(): Promise<void> {
+    this.#check();
+    return Promise.resolve();
+  }
+
+  async build(
+    opts: BuildOptions,
+    onLine: (line: string) => void,
+  ): Promise<string> {
+    this.#check();
+    const dockerfile = opts.dockerfile ?? "Dockerfile";
+    const text = await Deno.readTextFile(`${opts.dir}/${dockerfile}`);
+    const files = await contextFiles(opts.dir, {
+      extraIgnore: opts.ignore,
+      dockerfile,
+    });
+    const last: string[] = [];
+    const say = (l: string) => {
+      last.push(l);
+      onLine(l);
+    };
+    let step = 0;
+    const steps = text.split("\n").filter((l) => /^\s*[A-Z]+\s/.test(l));
+    for (const line of steps) {
+      say(`Step ${++step}/${steps.length} : ${line.trim()}`);
+      const from = /^\s*FROM\s+(\S+)/i.exec(line);
+      if (from && !this.#findImage(from[1]!)) {
+        const msg = `pull access denied for ${
+          from[1]
+        }, repository does not exist`;
+        say(msg);
+        throw new BuildError(`build failed: ${msg}`, last);
+      }
+      const run = /^\s*RUN\s+(.*)$/i.exec(line);
+      if (run && /^(false|exit [1-9]\d*)$/.test(run[1]!.trim())) {
+        const msg = `The command '/bin/sh -c ${
+          run[1]!.trim()
+        }' returned a non-zero code: 1`;
+        say(msg);
+        throw new BuildError(`build failed: ${msg}`, last);
+      }
+    }
+    const id = this.addImage(opts.tag, opts.labels ?? {});
+    this.#untagOthers(normalize(opts.tag), id);
+    this.images.get(id)!.files = files;
+    this.builds.push(opts.tag);
+    say(`Successfully built ${id.slice(7, 19)}`);
+    return id;
+  }
+
+  pull(ref: string, _onLine: (line: string) => void): Promise<void> {
+    this.#check();
+    return Promise.reject(
+      new Error(`pull of ${ref} failed: the fake runtime has no registry`),
+    );
+  }
+
+  create(opts: ContainerCreate): Promise<string> {
+    this.#check();
+    const img = this.#findImage(opts.image);
+    if (!img) {
+      return Promise.reject(new Error(`No such image: ${opts.image}`));
+    }
+    for (const c of this.containers.values()) {
+      if (c.name === opts.name) {
+        return Promise.reject(
+          new Error(`Conflict. The container name "/${opts.name}" is in use`),
+        );
+      }
+    }
+    if (opts.network && !this.networks.has(opts.network)) {
+      return Promise.reject(new Error(`network ${opts.network} not found`));
+    }
+    const id = crypto.randomUUID().replaceAll("-", "").padEnd(64, "0");
+    const c: ContainerDetails = {
+      id,
+      name: opts.name,
+      image: opts.image,
+      imageId: img.id,
+      state: "created",
+      labels: { ...opts.labels },
+      created: Date.now(),
+      running: false,
+      exitCode: 0,
+      restartCount: 0,
+      env: { ...opts.env },
+      ips: opts.network ? { [opts.network]: `10.99.0.${this.#ip++}` } : {},
+      cpus: opts.cpus ?? 0,
+      memory: opts.memory ?? 0,
+      cpuReservation: opts.cpuReservation ?? 0,
+      memoryReservation: opts.memoryReservation ?? 0,
+      mounts: (opts.mounts ?? []).map((m) => ({
+        ...m,
+        readOnly: m.readOnly ?? false,
+      })),
+      publish: [...(opts.publish ?? [])],
+      restart: opts.restart ?? "no",
+      startedAt: 0,
+    };
+    this.containers.set(id, c);
+    this.logLines.set(id, []);
+    for (
+      const part of (opts.cmd?.[0] === "sh" ? opts.cmd[2] ?? "" : "").split(";")
+    ) {
+      const echo = /^\s*echo\s+(.*?)\s*(1?>&2)?\s*$/.exec(part);
+      if (echo) {
+        this.#logs(id).push({
+          stream: echo[2] ? "stderr" : "stdout",
+          line: echo[1]!.replace(/^["']|["']$/g, ""),
+        });
+      }
+    }
+    this.#emit("create", c);
+    return Promise.resolve(id);
+  }
+
+  start(id: string): Promise<void> {
+    this.#check();
+    const c = this.#get(id);
+    if (!c.running) {
+      c.running = true;
+      c.state = "running";
+      c.startedAt = Date.now();
+      this.#emit("start", c);
+    }
+    return Promise.resolve();
+  }
+
+  stop(id: string): Promise<void> {
+    this.#check();
+    const c = this.containers.get(this.#resolve(id) ?? "");
+    if (c?.running) {
+      c.running = false;
+      c.state = "exited";
+      c.exitCode = 137;
+      this.#emit("die", c);
+      this.#emit("stop", c);
+    }
+    return Promise.resolve();
+  }
+
+  async restart(id: string): Promise<void> {
+    await this.stop(id);
+    await this.start(id);
+    this.#emit("restart", this.#get(id));
+  }
+
+  kill(id: string): Promise<void> {
+    this.#check();
+    const c = this.#get(id);
+    if (!c.running) {
+      return Promise.reject(new Error(`Container ${id} is not running`));
+    }
+    c.running = false;
+    c.state = "exited";
+    c.exitCode = 137;
+    this.#emit("kill", c);
+    this.#emit("die", c);
+    return Promise.resolve();
+  }
+
+  rename(id: string, name: string): Promise<void> {
+    this.#check();
+    const c = this.#get(id);
+    for (const o of this.containers.values()) {
+      if (o.name === name && o.id !== c.id) {
+        return Promise.reject(
+          new Error(`Conflict. The container name "/${name}" is in use`),
+        );
+      }
+    }
+    c.name = name;
+    this.#emit("rename", c);
+    return Promise.resolve();
+  }
+
+  remove(id: string, opts: { force?: boolean } = {}): Promise<void> {
+    this.#check();
+    const key = this.#resolve(id);
+    const c = key ? this.containers.get(key) : undefined;
+    if (!c) return Promise.resolve();
+    if (c.running && !opts.force) {
+      return Promise.reject(
+        new Error(`You cannot remove a running container ${c.id}`),
+      );
+    }
+    if (c.running) this.#emit("kill", c);
+    this.containers.delete(c.id);
+    this.#emit("destroy", c);
+    return Promise.resolve();
+  }
+
+  inspect(idOrName: string): Promise<ContainerDetails | null> {
+    this.#check();
+    const key = this.#resolve(idOrName);
+    const c = key ? this.containers.get(key) : undefined;
+    return Promise.resolve(c ? structuredClone(c) : null);
+  }
+
+  list(labels: Record<string, string | true>): Promise<ContainerSummary[]> {
+    this.#check();
+    const out: ContainerSummary[] = [];
+    for (const c of this.containers.values()) {
+      if (!matches(c.labels, labels)) continue;
+      const { id, name, image, state, created } = c;
+      out.push({ id, name, image, state, labels: { ...c.labels }, created });
+    }
+    return Promise.resolve(out);
+  }
+
+  async *events(
+    labels: Record<string, string | true>,
+    signal: AbortSignal,
+  ): AsyncIterable<RuntimeEvent> {
+    this.#check();
+    const queue: RuntimeEvent[] = [];
+    let wake: (() => void) | undefined;
+    const listener = (e: RuntimeEvent) => {
+      if (e.action === "log" || !matches(e.labels, labels)) return;
+      queue.push(e);
+      wake?.();
+    };
+    const onAbort = () => wake?.();
+    this.#listeners.add(listener);
+    signal.addEventListener("abort", onAbort);
+    try {
+      while (!signal.aborted) {
+        if (queue.length) {
+          yield queue.shift()!;
+          continue;
+        }
+        await new Promise<void>((r) => wake = r);
+        wake = undefined;
+      }
+    } finally {
+      this.#listeners.delete(listener);
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  stats(id: string): Promise<ContainerStats> {
+    this.#check();
+    const c = this.#get(id);
+    return Promise.resolve({ cpuPct: 0, memory: 0, memoryLimit: c.memory });
+  }
+
+  async *logs(
+    id: string,
+    opts: { follow?: boolean; tail?: number; signal?: AbortSignal },
+  ): AsyncIterable<LogLine> {
+    this.#check();
+    const c = this.#get(id);
+    const all = this.#logs(c.id);
+    let i = opts.tail === undefined ? 0 : Math.max(0, all.length - opts.tail);
+    while (true) {
+      while (i < all.length) yield all[i++]!;
+      if (!opts.follow || opts.signal?.aborted) return;
+      if (!this.containers.has(c.id) || !c.running) return;
+      await new Promise<void>((resolve) => {
+        const l = (e: RuntimeEvent) => {
+          if (e.id !== c.id) return;
+          this.#listeners.delete(l);
+          opts.signal?.removeEventListener("abort", done);
+          resolve();
+        };
+        const done = () => {
+          this.#listeners.delete(l);
+          resolve();
+        };
+        this.#listeners.add(l);
+        opts.signal?.addEventListener("abort", done, { once: true });
+      });
+    }
+  }
+
+  inspectImage(ref: string): Promise<ImageSummary | null> {
+    this.#check();
+    const img = this.#findImage(ref);
+    return Promise.resolve(img ? summary(img) : null);
+  }
+
+  listImages(repo: string): Promise<ImageSummary[]> {
+    this.#check();
+    const out: ImageSummary[] = [];
+    for (const img of this.images.values()) {
+      const tags = [...img.tags].filter((t) => t.startsWith(`${repo}:`));
+      if (tags.length) out.push({ ...summary(img), tags });
+    }
+    return Promise.resolve(out);
+  }
+
+  tagImage(ref: string, repo: string, tag: string): Promise<void> {
+    this.#check();
+    const img = this.#findImage(ref);
+    if (!img) return Promise.reject(new Error(`No such image: ${ref}`));
+    this.#untagOthers(`${repo}:${tag}`, img.id);
+    img.tags.add(`${repo}:${tag}`);
+    return Promise.resolve();
+  }
+
+  removeImage(ref: string, opts: { force?: boolean } = {}): Promise<void> {
+    this.#check();
+    const img = this.#findImage(ref);
+    if (!img) return Promise.resolve();
+    const inUse = [...this.containers.values()].some((c) =>
+      c.imageId === img.id
+    );
+    if (img.tags.size <= 1 && inUse && !opts.force) {
+      return Promise.reject(
+        new Error(`conflict: unable to remove ${ref}: image is in use`),
+      );
+    }
+    if (ref.startsWith("sha256:")) img.tags.clear();
+    else img.tags.delete(normalize(ref));
+    if (img.tags.size === 0) this.images.delete(img.id);
+    return Promise.resolve();
+  }
+
+  ensureNetwork(name: string, labels: Record<string, string> = {}) {
+    this.#check();
+    if (!this.networks.has(name)) this.networks.set(name, labels);
+    return Promise.resolve();
+  }
+
+  removeNetwork(name: string): Promise<void> {
+    this.#check();
+    this.networks.delete(name);
+    return Promise.resolve();
+  }
+
+  #check() {
+    if (this.down) {
+      throw new RuntimeUnavailableError("the fake Docker engine is down");
+    }
+  }
+
+  #resolve(idOrName: string): string | undefined {
+    if (this.containers.has(idOrName)) return idOrName;
+    for (const c of this.containers.values()) {
+      if (c.name === idOrName || c.id.startsWith(idOrName)) return c.id;
+    }
+    return undefined;
+  }
+
+  #get(id: string): ContainerDetails {
+    const key = this.#resolve(id);
+    const c = key ? this.containers.get(key) : undefined;
+    if (!c) throw new Error(`No such container: ${id}`);
+    return c;
+  }
+
+  #logs(id: string): LogLine[] {
+    let l = this.logLines.get(id);
+    if (!l) this.logLines.set(id, l = []);
+    return l;
+  }
+
+  #findImage(ref: string): FakeImage | undefined {
+    if (this.images.has(ref)) return this.images.get(ref);
+    const n = normalize(ref);
+    for (const img of this.images.values()) {
+      if (img.tags.has(n) || img.id.startsWith(ref)) return img;
+    }
+    return undefined;
+  }
+
+  #untagOthers(tag: string, keep: string) {
+    for (const img of this.images.values()) {
+      if (img.id !== keep) img.tags.delete(tag);
+    }
+  }
+
+  #emit(action: string, c: ContainerDetails) {
+    const e: RuntimeEvent = {
+      action,
+      id: c.id,
+      name: c.name,
+      labels: { ...c.labels },
+      time: Date.now(),
+    };
+    for (const l of [...this.#listeners]) l(e);
+  }
+}
+
+function normalize(ref: string): string {
+  return /:[^/]+$/.test(ref) ? ref : `${ref}:latest`;
+}
+
+function matches(
+  have: Record<string, string>,
+  want: Record<string, string | true>,
+): boolean {
+  return Object.entries(want).every(([k, v]) =>
+    v === true ? k in have : have[k] === v
+  );
+}
+
+function summary(img: FakeImage): ImageSummary {
+  return {
+    id: img.id,
+    tags: [...img.tags],
+    labels: { ...img.labels },
+    created: img.created,
+  };
+}
