@@ -1,0 +1,127 @@
+/**
+ * @module
+ * The proxy's request handler, apart from any listener so tests can call it
+ * directly: limits on the head, the ACME challenge path, the admin domain,
+ * route lookup, http->https redirects, then a handler backend or a pool.
+ */
+import { errorPage } from "./error_pages.ts";
+import { headSize, requestIdOf, upstreamHeaders } from "./headers.ts";
+import { type ForwardLimits, forwardToPool } from "./forward.ts";
+import type { HandlerBackend, RequestInfo, Router } from "./router.ts";
+import { isWebSocket, proxyWebSocket } from "./websocket.ts";
+
+/** Settings of the handler (sizes in bytes, times in milliseconds). */
+export interface ProxyHandlerOptions extends ForwardLimits {
+  /** Admin domain: `/daemon/*` on it goes to the router's admin handler. */
+  domain: string;
+  /** Port https redirects point to (443 is left out of the URL). */
+  httpsPort: number;
+  maxHeader: number;
+}
+
+/** What the listener knows about the connection. */
+export interface ConnInfo {
+  remoteAddr: Deno.NetAddr;
+  scheme: "http" | "https";
+}
+
+/** A request handler bound to a router. */
+export type ProxyHandler = (req: Request, conn: ConnInfo) => Promise<Response>;
+
+const CHALLENGE = "/.well-known/acme-challenge/";
+
+/** Builds the handler; `client` is the pooled HTTP client to upstreams. */
+export function createProxyHandler(
+  router: Router,
+  opts: ProxyHandlerOptions,
+  client: Deno.HttpClient,
+): ProxyHandler {
+  const domain = opts.domain.toLowerCase();
+  return async (req, conn) => {
+    const url = new URL(req.url);
+    const path = url.pathname;
+    const host = url.hostname.toLowerCase().replace(/\.$/, "");
+    const requestId = requestIdOf(req);
+    const info = {
+      remoteAddr: conn.remoteAddr,
+      scheme: conn.scheme,
+      requestId,
+    };
+    if (headSize(req, path + url.search) > opts.maxHeader) {
+      return errorPage(431);
+    }
+    const length = Number(req.headers.get("content-length") ?? 0);
+    if (length > opts.maxBody) return errorPage(413);
+
+    if (conn.scheme === "http" && path.startsWith(CHALLENGE)) {
+      const challenge = router.challengeHandler;
+      if (challenge) return await callHandler(challenge, req, info);
+    }
+    if (
+      host === domain && (path === "/daemon" || path.startsWith("/daemon/"))
+    ) {
+      const admin = router.adminHandler;
+      return admin ? await callHandler(admin, req, info) : errorPage(404);
+    }
+    const route = router.table.lookup(host, path);
+    if (!route) return errorPage(404);
+    if (route.scheme === "https" && conn.scheme === "http") {
+      const port = opts.httpsPort === 443 ? "" : `:${opts.httpsPort}`;
+      return new Response(null, {
+        status: 308,
+        headers: { location: `https://${host}${port}${path}${url.search}` },
+      });
+    }
+    if (route.target.kind === "handler") {
+      return await callHandler(route.target.handler, req, info);
+    }
+    const pathAndQuery =
+      (route.stripPrefix && route.path !== "/"
+        ? path.slice(route.path.length) || "/"
+        : path) + url.search;
+    const side = {
+      clientIp: conn.remoteAddr.hostname,
+      scheme: conn.scheme,
+      host: req.headers.get("host") ?? url.host,
+      requestId,
+    };
+    const pool = route.target.pool;
+    if (isWebSocket(req)) {
+      let pick = pool.pick({ ...side, headers: req.headers, secure: false });
+      if (!pick && await pool.waitUsable(opts.unavailableWait)) {
+        pick = pool.pick({ ...side, headers: req.headers, secure: false });
+      }
+      if (!pick) return errorPage(503);
+      return await proxyWebSocket(
+        req,
+        pick.target,
+        pathAndQuery,
+        upstreamHeaders(req, side),
+        opts.upstreamTimeout,
+      );
+    }
+    return await forwardToPool(
+      {
+        req,
+        side,
+        pathAndQuery,
+        hsts: route.scheme === "https" && conn.scheme === "https",
+      },
+      pool,
+      opts,
+      client,
+    );
+  };
+}
+
+async function callHandler(
+  handler: HandlerBackend,
+  req: Request,
+  info: RequestInfo,
+): Promise<Response> {
+  try {
+    return await handler(req, info);
+  } catch {
+    return errorPage(500);
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * @module
+ * The proxy as a daemon part: the plain HTTP and the HTTPS listeners on
+ * `[server] bind`, both serving the same router. Ports come from the config
+ * (0 there disables a listener); tests pass explicit ports (0 = ephemeral).
+ */
+import type { ResolvedConfig } from "../config/mod.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import { errorPage } from "./error_pages.ts";
+import { createProxyHandler, type ProxyHandler } from "./proxy_handler.ts";
+import type { Router } from "./router.ts";
+import { type CertSource, serveTls, type TlsServer } from "./tls_server.ts";
+
+/** Options of the proxy part. */
+export interface ProxyServerOptions {
+  router: Router;
+  config: Pick<ResolvedConfig, "server" | "proxy">;
+  /** Certificates for HTTPS; without them no HTTPS listener starts. */
+  certs?: CertSource;
+  log?: Logger;
+  /**
+   * Ports to bind instead of the config's: a number (0 = ephemeral) or
+   * false to disable that listener.
+   */
+  listen?: { http?: number | false; https?: number | false };
+}
+
+/** The HTTP and HTTPS listeners of the proxy. */
+export class ProxyServer {
+  readonly name = "proxy";
+  readonly #opts: ProxyServerOptions;
+  readonly #log: Logger;
+  #client: Deno.HttpClient | undefined;
+  #http: Deno.HttpServer<Deno.NetAddr> | undefined;
+  #https: TlsServer | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #handler: ProxyHandler | undefined;
+
+  constructor(opts: ProxyServerOptions) {
+    this.#opts = opts;
+    this.#log = opts.log ?? silentLogger;
+  }
+
+  /** Bound address of the HTTP listener, once started. */
+  get httpAddr(): Deno.NetAddr | undefined {
+    return this.#http?.addr;
+  }
+
+  /** Bound address of the HTTPS listener, once started. */
+  get httpsAddr(): Deno.NetAddr | undefined {
+    return this.#https?.addr;
+  }
+
+  /** Binds the listeners. */
+  async start(): Promise<void> {
+    const { config, certs } = this.#opts;
+    const bind = config.server.bind;
+    const httpPort = portOf(this.#opts.listen?.http, config.server.httpPort);
+    let httpsPort = portOf(this.#opts.listen?.https, config.server.httpsPort);
+    if (httpsPort !== undefined && !certs) {
+      this.#log.warn("no certificate source: HTTPS listener not started");
+      httpsPort = undefined;
+    }
+    this.#client = Deno.createHttpClient({ poolMaxIdlePerHost: 512 });
+    const handler = (httpsBound: number) =>
+      createProxyHandler(this.#opts.router, {
+        ...config.proxy,
+        domain: config.server.domain,
+        httpsPort: httpsBound,
+      }, this.#client!);
+    const onError = (e: unknown) => {
+      this.#log.error(`request failed: ${(e as Error)?.message ?? e}`);
+      return errorPage(500);
+    };
+    try {
+      if (httpsPort !== undefined && certs) {
+        this.#https = this.#bindTls(bind, httpsPort, certs, onError, true);
+        this.#handler = handler(this.#https.addr.port);
+        this.#unsubscribe = certs.onChange(() => this.#rebindTls(certs));
+        this.#log.info(
+          `https on ${bind}:${this.#https.addr.port}${
+            this.#https.sni ? "" : " (no SNI: default certificate only)"
+          }`,
+        );
+      } else {
+        this.#handler = handler(config.server.httpsPort || 443);
+      }
+      if (httpPort !== undefined) {
+        const h = this.#handler;
+        this.#http = Deno.serve(
+          {
+            hostname: bind,
+            port: httpPort,
+            automaticCompression: false,
+            onListen() {},
+            onError,
+          },
+          (req, info) =>
+            h(req, { remoteAddr: info.remoteAddr, scheme: "http" }),
+        );
+        this.#log.info(`http on ${bind}:${this.#http.addr.port}`);
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    await Promise.resolve();
+  }
+
+  /** Closes the listeners after in-flight requests; idempotent. */
+  async stop(): Promise<void> {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    const http = this.#http;
+    const https = this.#https;
+    this.#http = undefined;
+    this.#https = undefined;
+    await Promise.allSettled([http?.shutdown(), https?.shutdown()]);
+    this.#client?.close();
+    this.#client = undefined;
+  }
+
+  #bindTls(
+    bind: string,
+    port: number,
+    certs: CertSource,
+    onError: (e: unknown) => Response,
+    reusePort: boolean,
+  ): TlsServer {
+    return serveTls(
+      { hostname: bind, port, certs, onError, reusePort },
+      (req, info) =>
+        this.#handler!(req, {
+          remoteAddr: info.remoteAddr as Deno.NetAddr,
+          scheme: "https",
+        }),
+    );
+  }
+
+  /** New certificates: bind a fresh listener beside the old, retire the old. */
+  #rebindTls(certs: CertSource): void {
+    const old = this.#https;
+    if (!old) return;
+    try {
+      this.#https = this.#bindTls(
+        old.addr.hostname,
+        old.addr.port,
+        certs,
+        (e) => {
+          this.#log.error(`request failed: ${(e as Error)?.message ?? e}`);
+          return errorPage(500);
+        },
+        true,
+      );
+      old.shutdown().catch(() => {});
+    } catch (err) {
+      this.#log.warn(
+        `certificates changed but the HTTPS listener could not be rebound: ${
+          (err as Error).message
+        }; new certificates apply to names not yet seen`,
+      );
+    }
+  }
+}
+
+function portOf(
+  override: number | false | undefined,
+  configured: number,
+): number | undefined {
+  if (override === false) return undefined;
+  if (override !== undefined) return override;
+  return configured === 0 ? undefined : configured;
+}

@@ -1,0 +1,238 @@
+/**
+ * Helpers for the proxy tests: loopback backends on port 0, a proxy on
+ * ephemeral ports, and a raw HTTP/1.1 client (fetch cannot set Host).
+ */
+import { ProxyServer } from "../lib/proxy/proxy_server.ts";
+import { Router, type RouterOptions } from "../lib/proxy/router.ts";
+import type { CertSource } from "../lib/proxy/tls_server.ts";
+import type { ServiceSpec, SpecUrl } from "../lib/spec/types.ts";
+import type { ResolvedConfig } from "../lib/config/mod.ts";
+
+/** A loopback backend that answers with its name (or a custom handler). */
+export interface Backend {
+  name: string;
+  url: string;
+  port: number;
+  hits: number;
+  close(): Promise<void>;
+}
+
+/** Starts a backend on 127.0.0.1:0. */
+export function startBackend(
+  name: string,
+  handler?: (req: Request) => Response | Promise<Response>,
+): Backend {
+  const b = { name, hits: 0 } as Backend;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => {
+      b.hits++;
+      return handler ? handler(req) : new Response(name);
+    },
+  );
+  b.port = server.addr.port;
+  b.url = `http://127.0.0.1:${b.port}`;
+  b.close = () => server.shutdown();
+  return b;
+}
+
+/** A SpecUrl for `url`. */
+export function specUrl(url: string): SpecUrl {
+  const u = new URL(url);
+  return {
+    url,
+    scheme: u.protocol === "https:" ? "https" : "http",
+    host: u.hostname,
+    path: u.pathname.replace(/\/+$/, "") || "/",
+  };
+}
+
+/** A minimal ServiceSpec routing `urls`. */
+export function spec(
+  service: string,
+  urls: string[],
+  extra: Partial<ServiceSpec> = {},
+): ServiceSpec {
+  return {
+    kind: "service",
+    service,
+    file: "Dockerfile",
+    urls: urls.map(specUrl),
+    volumes: [],
+    env: {},
+    port: 80,
+    publish: [],
+    scale: { strategy: "rolling", replicas: 2 },
+    ...extra,
+  };
+}
+
+/** Proxy settings for tests (small, fast limits). */
+export function testConfig(
+  proxy: Partial<ResolvedConfig["proxy"]> = {},
+  domain = "admin.test",
+): Pick<ResolvedConfig, "server" | "proxy"> {
+  return {
+    server: {
+      domain,
+      dataDir: "/nonexistent",
+      bind: "127.0.0.1",
+      httpPort: 0,
+      httpsPort: 0,
+      controlSocket: "/nonexistent/sock",
+      maxUpload: 1 << 20,
+      maxUploadFiles: 10,
+      maxUnpacked: 1 << 20,
+      keepReleases: 1,
+    },
+    proxy: {
+      maxBody: 1 << 20,
+      maxHeader: 16 * 1024,
+      upstreamTimeout: 5000,
+      clientTimeout: 5000,
+      drainTimeout: 5000,
+      unavailableWait: 1000,
+      ...proxy,
+    },
+  };
+}
+
+/** A started proxy with its router. */
+export interface TestProxy {
+  router: Router;
+  server: ProxyServer;
+  port: number;
+  httpsPort?: number;
+  stop(): Promise<void>;
+}
+
+/** Starts a proxy on ephemeral loopback ports. */
+export async function startProxy(
+  opts: {
+    proxy?: Partial<ResolvedConfig["proxy"]>;
+    router?: RouterOptions;
+    certs?: CertSource;
+  } = {},
+): Promise<TestProxy> {
+  const router = new Router(opts.router);
+  const server = new ProxyServer({
+    router,
+    config: testConfig(opts.proxy),
+    ...(opts.certs ? { certs: opts.certs } : {}),
+    listen: { http: 0, https: opts.certs ? 0 : false },
+  });
+  await server.start();
+  return {
+    router,
+    server,
+    port: server.httpAddr!.port,
+    ...(server.httpsAddr ? { httpsPort: server.httpsAddr.port } : {}),
+    async stop() {
+      await server.stop();
+      router.stop();
+    },
+  };
+}
+
+/** A response read by `raw()`. */
+export interface RawResponse {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+/**
+ * Sends one HTTP/1.1 request with `Connection: close` over a fresh TCP
+ * connection and reads the whole answer. `body` chunks are written with
+ * `delayMs` between them (slow clients).
+ */
+export async function raw(
+  port: number,
+  opts: {
+    host: string;
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string[];
+    delayMs?: number;
+  },
+): Promise<RawResponse> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const enc = new TextEncoder();
+  const bodyLen = (opts.body ?? []).reduce(
+    (n, c) => n + enc.encode(c).length,
+    0,
+  );
+  let head = `${opts.method ?? "GET"} ${opts.path ?? "/"} HTTP/1.1\r\n` +
+    `host: ${opts.host}\r\nconnection: close\r\n`;
+  const headers = { ...opts.headers };
+  if (opts.body && !("content-length" in headers)) {
+    headers["content-length"] = String(bodyLen);
+  }
+  for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+  const reading = readAll(conn);
+  try {
+    await conn.write(enc.encode(head + "\r\n"));
+    for (const chunk of opts.body ?? []) {
+      if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
+      await conn.write(enc.encode(chunk));
+    }
+  } catch {
+    // the proxy may answer and close before the body is sent
+  }
+  const text = await reading;
+  try {
+    conn.close();
+  } catch { /* closed */ }
+  return parseResponse(text);
+}
+
+async function readAll(conn: Deno.Conn): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(16384);
+  try {
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+    }
+  } catch {
+    // reset by peer after the answer
+  }
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    all.set(c, o);
+    o += c.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
+function parseResponse(text: string): RawResponse {
+  const end = text.indexOf("\r\n\r\n");
+  if (end < 0) {
+    throw new Error(`No HTTP response head in ${JSON.stringify(text)}`);
+  }
+  const [statusLine, ...lines] = text.slice(0, end).split("\r\n");
+  const headers = new Headers();
+  for (const l of lines) {
+    const i = l.indexOf(":");
+    headers.append(l.slice(0, i).trim(), l.slice(i + 1).trim());
+  }
+  let body = text.slice(end + 4);
+  if (headers.get("transfer-encoding") === "chunked") body = unchunk(body);
+  return { status: Number(statusLine!.split(" ")[1]), headers, body };
+}
+
+function unchunk(text: string): string {
+  let out = "";
+  let rest = text;
+  for (;;) {
+    const nl = rest.indexOf("\r\n");
+    if (nl < 0) return out;
+    const size = parseInt(rest.slice(0, nl), 16);
+    if (!size) return out;
+    out += rest.slice(nl + 2, nl + 2 + size);
+    rest = rest.slice(nl + 2 + size + 2);
+  }
+}

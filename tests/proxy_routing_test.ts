@@ -1,0 +1,171 @@
+import assert from "node:assert/strict";
+import { raw, spec, startBackend, startProxy } from "./_proxy_helpers.ts";
+
+Deno.test("proxy routes by host and longest prefix, 404 for unknown hosts", async () => {
+  const p = await startProxy();
+  const web = startBackend("web");
+  const api = startBackend(
+    "api",
+    (req) => new Response(`api ${new URL(req.url).pathname}`),
+  );
+  try {
+    p.router.setService(spec("web", ["http://a.test/"]));
+    p.router.setService(spec("api", ["http://a.test/api"]));
+    p.router.addUpstream("web", { id: "w1", url: web.url });
+    p.router.addUpstream("api", { id: "a1", url: api.url });
+    assert.equal(
+      (await raw(p.port, { host: "a.test", path: "/x" })).body,
+      "web",
+    );
+    const r = await raw(p.port, { host: "a.test:80", path: "/api/users?q=1" });
+    assert.equal(r.status, 200);
+    assert.equal(r.body, "api /api/users", "prefix forwarded as it is");
+    const unknown = await raw(p.port, { host: "nope.test" });
+    assert.equal(unknown.status, 404);
+    assert.ok(unknown.body.length < 200 && !unknown.body.includes("127.0.0.1"));
+  } finally {
+    await p.stop();
+    await web.close();
+    await api.close();
+  }
+});
+
+Deno.test("proxy strips the path prefix when the router is told to", async () => {
+  const p = await startProxy({ router: { stripPrefix: true } });
+  const api = startBackend(
+    "api",
+    (req) => new Response(new URL(req.url).pathname),
+  );
+  try {
+    p.router.setService(spec("api", ["http://a.test/api"]));
+    p.router.addUpstream("api", { id: "a1", url: api.url });
+    assert.equal(
+      (await raw(p.port, { host: "a.test", path: "/api/users" })).body,
+      "/users",
+    );
+    assert.equal(
+      (await raw(p.port, { host: "a.test", path: "/api" })).body,
+      "/",
+    );
+  } finally {
+    await p.stop();
+    await api.close();
+  }
+});
+
+Deno.test("proxy adds X-Forwarded-* and keeps or makes X-Request-Id", async () => {
+  const p = await startProxy();
+  const echo = startBackend(
+    "echo",
+    (req) => Response.json(Object.fromEntries(req.headers)),
+  );
+  try {
+    p.router.setService(spec("echo", ["http://a.test/"]));
+    p.router.addUpstream("echo", { id: "e1", url: echo.url });
+    const r = await raw(p.port, {
+      host: "a.test",
+      headers: { "x-request-id": "abc-123", "x-forwarded-for": "10.9.9.9" },
+    });
+    const seen = JSON.parse(r.body);
+    assert.equal(seen["x-forwarded-for"], "10.9.9.9, 127.0.0.1");
+    assert.equal(seen["x-forwarded-proto"], "http");
+    assert.equal(seen["x-forwarded-host"], "a.test");
+    assert.equal(seen["x-request-id"], "abc-123");
+    assert.equal(r.headers.get("x-request-id"), "abc-123");
+    const fresh = await raw(p.port, { host: "a.test" });
+    assert.match(fresh.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+  } finally {
+    await p.stop();
+    await echo.close();
+  }
+});
+
+Deno.test("proxy redirects http to https for https URLs, keeps http URLs", async () => {
+  const p = await startProxy();
+  const web = startBackend("web");
+  try {
+    p.router.setService(
+      spec("web", ["https://secure.test/", "http://plain.test/"]),
+    );
+    p.router.addUpstream("web", { id: "w1", url: web.url });
+    const r = await raw(p.port, { host: "secure.test", path: "/a?b=1" });
+    assert.equal(r.status, 308);
+    assert.equal(r.headers.get("location"), "https://secure.test/a?b=1");
+    assert.equal((await raw(p.port, { host: "plain.test" })).body, "web");
+  } finally {
+    await p.stop();
+    await web.close();
+  }
+});
+
+Deno.test("proxy streams request and response bodies both ways", async () => {
+  const p = await startProxy();
+  const echo = startBackend(
+    "echo",
+    async (req) => new Response(`got ${(await req.text()).length}`),
+  );
+  try {
+    p.router.setService(spec("echo", ["http://a.test/"]));
+    p.router.addUpstream("echo", { id: "e1", url: echo.url });
+    const chunk = "x".repeat(64 * 1024);
+    const r = await raw(p.port, {
+      host: "a.test",
+      method: "POST",
+      body: [chunk, chunk, chunk],
+    });
+    assert.equal(r.body, `got ${3 * chunk.length}`);
+  } finally {
+    await p.stop();
+    await echo.close();
+  }
+});
+
+Deno.test("admin domain /daemon/* goes to the admin handler, the rest to routes", async () => {
+  const p = await startProxy();
+  const web = startBackend("web");
+  try {
+    p.router.setService(spec("site", ["http://admin.test/"]));
+    p.router.addUpstream("site", { id: "s1", url: web.url });
+    p.router.setAdminHandler((req) =>
+      Promise.resolve(new Response(`admin ${new URL(req.url).pathname}`))
+    );
+    assert.equal(
+      (await raw(p.port, { host: "admin.test", path: "/daemon/time" })).body,
+      "admin /daemon/time",
+    );
+    assert.equal(
+      (await raw(p.port, { host: "admin.test", path: "/x" })).body,
+      "web",
+    );
+  } finally {
+    await p.stop();
+    await web.close();
+  }
+});
+
+Deno.test("handler backends answer in-process and conflict with services", async () => {
+  const p = await startProxy();
+  try {
+    p.router.setService(spec("web", ["http://a.test/"]));
+    assert.throws(
+      () =>
+        p.router.setHandler("fn", [{
+          url: "http://a.test/",
+          scheme: "http",
+          host: "a.test",
+          path: "/",
+        }], () => Promise.resolve(new Response("fn"))),
+      (e: Error & { status?: number }) => e.status === 409,
+    );
+    p.router.setHandler(
+      "fn",
+      [{ url: "http://f.test/", scheme: "http", host: "f.test", path: "/" }],
+      (_req, info) => Promise.resolve(new Response(`fn ${info.scheme}`)),
+    );
+    assert.equal((await raw(p.port, { host: "f.test" })).body, "fn http");
+    p.router.removeHandler("fn");
+    assert.equal((await raw(p.port, { host: "f.test" })).status, 404);
+  } finally {
+    await p.stop();
+  }
+});
