@@ -28,6 +28,8 @@ export interface Issuer {
   renewalWindow?(
     certPem: string,
   ): Promise<{ window: RenewalWindow; retryAfter: number } | undefined>;
+  /** Releases connections; the issuer stays usable. */
+  close?(): void;
 }
 
 /** Options of the real ACME issuer. */

@@ -110,6 +110,7 @@ export class AcmeManager {
     this.#started = false;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#issuer?.close?.();
     if (!this.#running) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<void>((resolve) => {

@@ -13,6 +13,7 @@ import { AcmeIssuer } from "./acme_issuer.ts";
 import { AcmeManager } from "./acme_manager.ts";
 import { CertStore } from "./cert_store.ts";
 import { ChallengeResponder } from "./challenge.ts";
+import type { Clock } from "./clock.ts";
 
 /** The parts of certificate management, wired together. */
 export interface Certificates {
@@ -26,8 +27,9 @@ export interface Certificates {
 /** Creates (does not start) the certificate parts for a config. */
 export function createCertificates(
   config: ResolvedConfig,
-  log: Logger = silentLogger,
+  opts: { log?: Logger; clock?: Clock } = {},
 ): Certificates {
+  const log = opts.log ?? silentLogger;
   const paths = dataPaths(config);
   const store = new CertStore({ dir: paths.certs, log: log.child("certs") });
   const challenges = new ChallengeResponder();
@@ -46,6 +48,7 @@ export function createCertificates(
     ...(issuer ? { issuer } : {}),
     renewFraction: config.acme.renewFraction,
     log: log.child("acme"),
+    ...(opts.clock ? { clock: opts.clock } : {}),
   });
   return { store, manager, challenges };
 }

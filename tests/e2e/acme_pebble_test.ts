@@ -1,0 +1,184 @@
+/**
+ * End to end against Debian's pebble: real ACME orders with HTTP-01 served
+ * by our ChallengeResponder, certificates chosen by SNI in a real TLS
+ * handshake and verified against pebble's issuing root, then a renewal.
+ */
+import assert from "node:assert/strict";
+import tls from "node:tls";
+import { resolveConfig } from "../../lib/config/mod.ts";
+import { createCertificates } from "../../lib/acme/certificates.ts";
+import type { CertSource } from "../../lib/acme/cert_source.ts";
+import type { Clock } from "../../lib/acme/clock.ts";
+import { startPebble } from "./acme_pebble_harness.ts";
+
+const YEAR = 365 * 86_400_000;
+
+/** Real time plus an offset; jump() moves time and fires pending timers now. */
+class SkewClock implements Clock {
+  offset = 0;
+  #timers = new Map<ReturnType<typeof setTimeout>, () => void>();
+  now = () => Date.now() + this.offset;
+  setTimeout = (cb: () => void, ms: number) => {
+    const id = setTimeout(() => {
+      this.#timers.delete(id);
+      cb();
+    }, ms);
+    this.#timers.set(id, cb);
+    return id;
+  };
+  clearTimeout = (id: unknown) => {
+    const timer = id as ReturnType<typeof setTimeout>;
+    clearTimeout(timer);
+    this.#timers.delete(timer);
+  };
+  jump(ms: number): void {
+    this.offset += ms;
+    for (const [id, cb] of [...this.#timers]) {
+      this.clearTimeout(id);
+      cb();
+    }
+  }
+}
+
+/** A TLS server choosing its certificate by SNI from a CertSource. */
+async function serveBySni(
+  certs: CertSource,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const server = tls.createServer({
+    minVersion: "TLSv1.2",
+    SNICallback: (name, cb) => {
+      const pair = certs.get(name);
+      if (!pair) return cb(new Error(`no certificate for ${name}`));
+      cb(null, tls.createSecureContext(pair));
+    },
+  }, (socket) => socket.end("ok"));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** A hex serial without leading zeros, lower case. */
+function hex(serial: string | undefined): string {
+  return (serial ?? "").toLowerCase().replace(/^0+/, "");
+}
+
+/** Handshakes with SNI `name`, trusting only `ca`; the peer's serial (hex). */
+function handshake(port: number, name: string, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: "127.0.0.1",
+      port,
+      servername: name,
+      ca: [ca],
+    }, () => {
+      const serial = socket.getPeerCertificate().serialNumber;
+      socket.destroy();
+      resolve(hex(String(serial)));
+    });
+    socket.on("error", reject);
+  });
+}
+
+Deno.test("ACME against pebble: issue two domains, serve them by SNI, renew one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mypaas-acme-e2e-" });
+  const clock = new SkewClock();
+  const toClose: (() => Promise<void> | void)[] = [];
+  try {
+    // plain-HTTP listener answering the CA's HTTP-01 requests
+    let challenges: { handle(req: Request): Response | undefined } | undefined;
+    const http = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      (req) =>
+        challenges?.handle(req) ?? new Response("no route", { status: 404 }),
+    );
+    toClose.push(() => http.shutdown());
+    const pebble = await startPebble({ httpPort: http.addr.port, dir });
+    toClose.push(() => pebble.close());
+
+    const config = resolveConfig(
+      [
+        "[server]",
+        `data_dir = "${dir}/data"`,
+        "[acme]",
+        'email = "ops@mypaas.test"',
+        `directory = "${pebble.directory}"`,
+        `ca_file = "${pebble.caFile}"`,
+        "renew_fraction = 0.33",
+      ].join("\n"),
+      { home: dir },
+    );
+    const certs = createCertificates(config, { clock });
+    challenges = certs.challenges;
+    await certs.store.start();
+    await certs.manager.start();
+    toClose.push(async () => {
+      await certs.manager.stop();
+      await certs.store.stop();
+    });
+    const sni = await serveBySni(certs.store);
+    toClose.push(() => sni.close());
+
+    await certs.manager.ensure(["one.test", "two.test"]);
+    assert.equal(
+      certs.store.lookup("one.test")?.origin,
+      "self-signed",
+      "a placeholder answers before the CA does",
+    );
+    await certs.manager.whenIdle();
+    for (const s of certs.manager.status()) {
+      assert.equal(s.origin, "acme", `${s.domain}: ${s.lastError ?? ""}`);
+    }
+    assert.equal(certs.challenges.size, 0, "tokens withdrawn");
+
+    const root = await pebble.issuingRoot();
+    const one = await handshake(sni.port, "one.test", root);
+    const two = await handshake(sni.port, "two.test", root);
+    assert.equal(one, hex(certs.store.lookup("one.test")?.info.serial));
+    assert.equal(two, hex(certs.store.lookup("two.test")?.info.serial));
+    assert.notEqual(one, two);
+    assert.deepEqual(certs.store.lookup("two.test")?.info.names, ["two.test"]);
+    await assert.rejects(handshake(sni.port, "three.test", root));
+    const otherCa = await Deno.readTextFile(pebble.caFile);
+    await assert.rejects(
+      handshake(sni.port, "one.test", otherCa),
+      "the chain is verified, not just accepted",
+    );
+
+    const data = `${dir}/data`;
+    for (
+      const f of [
+        "acme/account.key",
+        "certs/one.test/cert.pem",
+        "certs/one.test/key.pem",
+        "certs/one.test/meta.json",
+      ]
+    ) {
+      assert.equal((await Deno.stat(`${data}/${f}`)).mode! & 0o777, 0o600, f);
+    }
+    const key = await Deno.readTextFile(`${data}/certs/one.test/key.pem`);
+    assert.match(key, /BEGIN PRIVATE KEY/);
+    const accountKey = await Deno.readTextFile(`${data}/acme/account.key`);
+
+    // Renewal: pebble's certificates live five years; four years on, less
+    // than a third is left, so both renew and the new ones are served.
+    clock.jump(4 * YEAR);
+    await certs.manager.whenIdle();
+    const renewed = await handshake(sni.port, "one.test", root);
+    assert.notEqual(renewed, one, "a new certificate after renewal");
+    assert.equal(renewed, hex(certs.store.lookup("one.test")?.info.serial));
+    const meta = JSON.parse(
+      await Deno.readTextFile(`${data}/certs/one.test/meta.json`),
+    );
+    assert.equal(hex(meta.serial), renewed);
+    assert.equal(
+      await Deno.readTextFile(`${data}/acme/account.key`),
+      accountKey,
+      "the account key is kept",
+    );
+  } finally {
+    for (const close of toClose.reverse()) await close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
