@@ -87,11 +87,10 @@ Deno.test("ACME against pebble: issue two domains, serve them by SNI, renew one"
   const toClose: (() => Promise<void> | void)[] = [];
   try {
     // plain-HTTP listener answering the CA's HTTP-01 requests
-    let challenges: { handle(req: Request): Response | undefined } | undefined;
+    const route: { acme?: (req: Request) => Response | undefined } = {};
     const http = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen() {} },
-      (req) =>
-        challenges?.handle(req) ?? new Response("no route", { status: 404 }),
+      (req) => route.acme?.(req) ?? new Response("no route", { status: 404 }),
     );
     toClose.push(() => http.shutdown());
     const pebble = await startPebble({ httpPort: http.addr.port, dir });
@@ -110,7 +109,7 @@ Deno.test("ACME against pebble: issue two domains, serve them by SNI, renew one"
       { home: dir },
     );
     const certs = createCertificates(config, { clock });
-    challenges = certs.challenges;
+    route.acme = (req) => certs.challenges.handle(req);
     await certs.store.start();
     await certs.manager.start();
     toClose.push(async () => {
