@@ -207,6 +207,15 @@ export class IsolatePool {
     }
   }
 
+  /**
+   * Loads `target` into an isolate without a request (deploy-time check and
+   * pre-warm); throws the load error, e.g. a syntax error or no handler.
+   */
+  async warm(target: Target): Promise<void> {
+    const iso = await this.#acquire(target, null);
+    await iso.ready;
+  }
+
   /** Stops the isolates of a deployment key (release replaced or removed). */
   retire(key: string): void {
     for (const iso of this.#isolates.values()) {

@@ -1,0 +1,301 @@
+/**
+ * @module
+ * The function side of the Platform port (lib/daemon/platform.ts) and the
+ * daemon Part that owns it: installs the isolate runtime, starts the host
+ * load sampler and the isolate pool, rebuilds the function deployments from
+ * their release files, and answers deploy / list / remove / restart /
+ * rollback / logs for functions. A composite Platform sends a directory here
+ * when `isFunctionDir(dir)` (no Dockerfile), and a name here when
+ * `has(name)`.
+ */
+import type { ResolvedConfig } from "../config/mod.ts";
+import { dataPaths } from "../config/mod.ts";
+import { InputError, isInputError } from "../errors.ts";
+import {
+  FunctionDeployments,
+  type FunctionRequestInfo,
+  type FunctionRoutes,
+  releaseKey,
+} from "../functions/deployments.ts";
+import { formatLogLine, LogStore } from "../functions/log_store.ts";
+import { ReleaseStore } from "../functions/releases.ts";
+import {
+  functionSpecFromDir,
+  sanitizeName,
+} from "../functions/spec_from_dir.ts";
+import {
+  findDeno,
+  HostLoad,
+  installRuntime,
+  IsolatePool,
+  poolOptions,
+} from "../isolates/mod.ts";
+import type { Logger } from "../log.ts";
+import type { FunctionSpec } from "../spec/types.ts";
+import type {
+  DeploymentStatus,
+  DeployOptions,
+  DeployResult,
+  Platform,
+} from "./platform.ts";
+
+/** Reads a function directory's spec (lib/spec's readSpec fits). */
+export type ReadFunctionSpec = (
+  dir: string,
+  opts: DeployOptions & { name?: string },
+) => Promise<FunctionSpec>;
+
+/** Options of the function side. */
+export interface FunctionsOptions {
+  log: Logger;
+  /** The proxy router; without one, `handleByHost` is the way in. */
+  routes?: FunctionRoutes;
+  /** `deno` binary; found next to / on PATH when omitted. */
+  denoPath?: string;
+  /** PATH to search for `deno` (the composition root passes the env's). */
+  pathEnv?: string;
+  readSpec?: ReadFunctionSpec;
+}
+
+/** True when a directory is a function deployment (it has no Dockerfile). */
+export async function isFunctionDir(dir: string): Promise<boolean> {
+  try {
+    await Deno.stat(`${dir}/Dockerfile`);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+const noRoutes: FunctionRoutes = { setHandler() {}, removeHandler() {} };
+
+/** The function side: a daemon Part and the function half of Platform. */
+export class FunctionsPlatform implements Platform {
+  readonly name = "functions";
+  readonly logStore: LogStore;
+  readonly store: ReleaseStore;
+  #pool: IsolatePool | null = null;
+  #deployments: FunctionDeployments | null = null;
+  #hostLoad = new HostLoad(1000);
+  /** The deno binary in use (reported at start). */
+  denoPath: string | null = null;
+
+  constructor(
+    readonly config: ResolvedConfig,
+    readonly options: FunctionsOptions,
+  ) {
+    const paths = dataPaths(config);
+    this.store = new ReleaseStore(paths.functions);
+    this.logStore = new LogStore(`${paths.logs}/functions`);
+  }
+
+  /** The pool (tests and benchmarks read its stats). */
+  get pool(): IsolatePool {
+    if (!this.#pool) throw new Error("the functions part is not started");
+    return this.#pool;
+  }
+
+  /** The deployments (request side). */
+  get deployments(): FunctionDeployments {
+    if (!this.#deployments) {
+      throw new Error("the functions part is not started");
+    }
+    return this.#deployments;
+  }
+
+  async start(): Promise<void> {
+    const paths = dataPaths(this.config);
+    const denoPath = await findDeno(
+      this.options.denoPath,
+      this.options.pathEnv,
+    );
+    if (!denoPath) {
+      throw new Error(
+        "no deno binary for isolate workers: install deno 2.9 on PATH or set MYPAAS_DENO",
+      );
+    }
+    this.denoPath = denoPath;
+    this.options.log.info(`isolate workers and bundling use ${denoPath}`);
+    const runtimeDir = await installRuntime(`${paths.functions}/_runtime`);
+    const bundlesDir = `${paths.functions}/bundles`;
+    await Deno.mkdir(bundlesDir, { recursive: true });
+    await this.#hostLoad.start();
+    const pool = new IsolatePool(poolOptions(this.config, {
+      denoPath,
+      runtimeDir,
+      socketDir: `${paths.functions}/_sockets`,
+      denoDir: `${paths.functions}/_deno_dir`,
+      artifactDirs: [paths.functions],
+      hostLoad: this.#hostLoad.current,
+      log: this.options.log.child("isolates"),
+      onLog: (l) => {
+        const name = l.deployment.split("@")[0] ?? "";
+        if (name) this.logStore.add(name, l);
+      },
+    }));
+    this.#pool = pool;
+    await pool.start();
+    this.#deployments = new FunctionDeployments({
+      store: this.store,
+      pool,
+      routes: this.options.routes ?? noRoutes,
+      bundlesDir,
+      denoPath,
+      denoDir: `${paths.functions}/_deno_dir`,
+      keepReleases: this.config.server.keepReleases,
+      log: this.options.log.child("functions"),
+    });
+    await this.#deployments.load();
+  }
+
+  async stop(): Promise<void> {
+    await this.#pool?.stop();
+    await this.#hostLoad.stop();
+    await this.logStore.flushed();
+  }
+
+  /** True when `name` is a function deployment. */
+  has(name: string): boolean {
+    return this.#deployments?.get(name) !== undefined;
+  }
+
+  /** Requests with `x-deno-deploy-id`: checked before the route table. */
+  handleDeployId(
+    req: Request,
+    info: FunctionRequestInfo,
+  ): Promise<Response> | null {
+    return this.#deployments?.handleDeployId(req, info) ?? null;
+  }
+
+  /** Host routing without the proxy (tests, a daemon without listeners). */
+  handleByHost(
+    req: Request,
+    info: FunctionRequestInfo,
+  ): Promise<Response> | null {
+    return this.#deployments?.handleByHost(req, info) ?? null;
+  }
+
+  async deploy(
+    dir: string,
+    opts: DeployOptions & { name?: string },
+    progress: (line: string) => void,
+  ): Promise<DeployResult> {
+    const readSpec = this.options.readSpec ??
+      ((d, o) => functionSpecFromDir(d, o, this.config.env));
+    const spec = await readSpec(dir, opts);
+    try {
+      const r = await this.deployments.deploy(
+        spec,
+        dir,
+        opts.actor ? { actor: opts.actor } : {},
+        progress,
+      );
+      return {
+        ok: true,
+        service: r.name,
+        kind: "function",
+        release: r.release,
+      };
+    } catch (err) {
+      if (isInputError(err) && (err as InputError).status !== 422) throw err;
+      const error = (err as Error).message;
+      progress(`deploy of ${spec.service} failed: ${error}`);
+      return {
+        ok: false,
+        service: spec.service,
+        kind: "function",
+        release: this.deployments.get(spec.service)?.release ?? null,
+        error,
+      };
+    }
+  }
+
+  /**
+   * The serverless seed's API: deploys one file (the body of
+   * `POST /daemon/functions/NAME`) as function NAME.
+   */
+  async deploySingleFile(
+    name: string,
+    source: string,
+    opts: DeployOptions,
+    progress: (line: string) => void,
+  ): Promise<DeployResult> {
+    const clean = sanitizeName(name);
+    if (!clean || clean !== name) {
+      throw new InputError(
+        `function name "${name}" must be lower-case letters, digits and dashes`,
+      );
+    }
+    const dir = await Deno.makeTempDir({ prefix: "mypaas-fn-" });
+    try {
+      const entry = opts.entrypoint ?? "main.ts";
+      await Deno.writeTextFile(`${dir}/${entry}`, source);
+      return await this.deploy(
+        dir,
+        { ...opts, entrypoint: entry, name },
+        progress,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  }
+
+  list(): Promise<DeploymentStatus[]> {
+    const out: DeploymentStatus[] = [];
+    for (const r of this.deployments.current()) {
+      const isolates = this.pool.isolates(releaseKey(r));
+      out.push({
+        service: r.name,
+        kind: "function",
+        release: r.release,
+        urls: r.urls.map((u) => u.url),
+        state: isolates.length ? "running" : "idle",
+        instances: isolates.map((i) => ({
+          id: i.instanceId ? `${i.id} (${i.instanceId})` : i.id,
+          state: i.state,
+          restarts: 0,
+        })),
+        releases: [],
+      });
+    }
+    return Promise.all(out.map(async (s) => ({
+      ...s,
+      releases: await this.store.releases(s.service),
+    })));
+  }
+
+  async remove(service: string): Promise<void> {
+    await this.deployments.remove(service);
+    this.logStore.forget(service);
+  }
+
+  restart(service: string): Promise<void> {
+    const r = this.deployments.get(service);
+    if (!r) return Promise.reject(new InputError(`no function "${service}"`));
+    this.pool.retire(releaseKey(r));
+    return Promise.resolve();
+  }
+
+  async rollback(
+    service: string,
+    release: number | undefined,
+    progress: (line: string) => void,
+  ): Promise<DeployResult> {
+    const r = await this.deployments.rollback(service, release);
+    progress(`${service} now serves release ${r.release}`);
+    return { ok: true, service, kind: "function", release: r.release };
+  }
+
+  async *logs(
+    service: string,
+    opts: { follow: boolean; tail?: number; signal?: AbortSignal },
+  ): AsyncIterable<string> {
+    for (const l of this.logStore.recent(service, opts.tail)) {
+      yield formatLogLine(l);
+    }
+    if (!opts.follow) return;
+    for await (const l of this.logStore.follow(service, opts.signal)) {
+      yield formatLogLine(l);
+    }
+  }
+}
