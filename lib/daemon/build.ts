@@ -4,10 +4,20 @@
  */
 import type { ResolvedConfig } from "../config/mod.ts";
 import { Daemon } from "./daemon.ts";
+import { FunctionsPlatform } from "./functions.ts";
 
 /** Builds (but does not start) the daemon for a config. */
 export async function buildDaemon(config: ResolvedConfig): Promise<Daemon> {
   const daemon = new Daemon(config);
+  // Isolate functions; the proxy's Router joins via functions.attachRoutes().
+  const denoPath = Deno.env.get("MYPAAS_DENO");
+  daemon.add(
+    new FunctionsPlatform(config, {
+      log: daemon.log.child("functions"),
+      pathEnv: Deno.env.get("PATH") ?? "",
+      ...(denoPath ? { denoPath } : {}),
+    }),
+  );
   await Promise.resolve();
   return daemon;
 }

@@ -89,6 +89,14 @@ export class FunctionsPlatform implements Platform {
     this.logStore = new LogStore(`${paths.logs}/functions`);
   }
 
+  /** Routes function URLs through the proxy's router; call before start(). */
+  attachRoutes(routes: FunctionRoutes): void {
+    if (this.#deployments) {
+      throw new Error("attachRoutes() must come before start()");
+    }
+    this.options.routes = routes;
+  }
+
   /** The pool (tests and benchmarks read its stats). */
   get pool(): IsolatePool {
     if (!this.#pool) throw new Error("the functions part is not started");
