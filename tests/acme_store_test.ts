@@ -163,3 +163,20 @@ Deno.test("createSelfSigned() makes a P-256 end-entity certificate a TLS client 
   await served;
   listener.close();
 });
+
+Deno.test("CertStore.defaultCert() needs start(), then prefers the default name's own certificate", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mypaas-acme-default-" });
+  const store = new CertStore({ dir, defaultName: "admin.test" });
+  try {
+    assert.throws(() => store.defaultCert(), /before start\(\)/);
+    await store.start();
+    const fallback = store.defaultCert();
+    assert.deepEqual(readCertInfo(fallback.cert).names, ["admin.test"]);
+    const own = await createSelfSigned(["admin.test"]);
+    await store.saveAcme("admin.test", own);
+    assert.equal(store.defaultCert().cert, own.cert);
+  } finally {
+    await store.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -211,7 +211,9 @@ export class AcmeManager {
 
   async #check(domain: string, state: DomainState): Promise<void> {
     const now = this.#clock.now();
-    if (!this.#issuer || this.#store.hasManual(domain)) {
+    if (
+      !this.#issuer || !isAcmeName(domain) || this.#store.hasManual(domain)
+    ) {
       await this.#store.ensureSelfSigned(domain); // no-op when covered
       state.due = now + RECHECK;
       return;
@@ -307,4 +309,14 @@ export class AcmeManager {
     }
     return state.renewAt;
   }
+}
+
+/**
+ * Whether a CA can validate the name over HTTP-01: not localhost, not an IP
+ * address, not a single label, not a wildcard (HTTP-01 cannot prove those).
+ */
+export function isAcmeName(domain: string): boolean {
+  if (!domain.includes(".") || domain.startsWith("*.")) return false;
+  if (domain === "localhost" || domain.endsWith(".localhost")) return false;
+  return !/^[0-9.]+$/.test(domain);
 }

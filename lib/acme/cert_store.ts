@@ -40,6 +40,8 @@ export interface CertStoreOptions {
   log?: Logger;
   /** How often the manual folder is checked for changes (ms). */
   pollInterval?: number;
+  /** Name on the certificate for clients without SNI or unknown names. */
+  defaultName?: string;
 }
 
 const DOMAIN_RE =
@@ -66,6 +68,8 @@ export class CertStore implements CertSource {
   readonly #manual = new Map<string, StoredCert>();
   readonly #selfSigned = new Map<string, StoredCert>();
   readonly #listeners = new Set<() => void>();
+  readonly #defaultName: string;
+  #default: CertPair | undefined;
   #manualSignature = "";
   #timer: ReturnType<typeof setInterval> | undefined;
   #scanning: Promise<boolean> | undefined;
@@ -74,6 +78,7 @@ export class CertStore implements CertSource {
     this.dir = opts.dir;
     this.#log = opts.log ?? silentLogger;
     this.#pollInterval = opts.pollInterval ?? 2_000;
+    this.#defaultName = opts.defaultName ?? "localhost";
   }
 
   /** Loads the stored certificates and starts watching the manual folder. */
@@ -82,6 +87,7 @@ export class CertStore implements CertSource {
     await mkdirPrivate(`${this.dir}/manual`);
     await this.#loadAcme();
     await this.rescanManual();
+    this.#default ??= await createSelfSigned([this.#defaultName]);
     this.#timer ??= setInterval(() => {
       this.rescanManual().catch((err) =>
         this.#log.warn(`Manual certificate scan failed: ${err.message}`)
@@ -99,6 +105,22 @@ export class CertStore implements CertSource {
   /** The certificate to serve for an SNI name: manual, then ACME, then self-signed. */
   get(hostname: string): CertPair | undefined {
     return this.lookup(hostname)?.pair;
+  }
+
+  /**
+   * What to present to clients without SNI or asking for an unknown name:
+   * the default name's own certificate if there is one, else a self-signed
+   * one made at start().
+   */
+  defaultCert(): CertPair {
+    const own = this.get(this.#defaultName);
+    if (own) return own;
+    if (!this.#default) {
+      throw new Error(
+        "CertStore.defaultCert() called before start(): start the store before the proxy",
+      );
+    }
+    return this.#default;
   }
 
   /** Like get(), with where the certificate came from and what it says. */

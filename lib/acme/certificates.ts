@@ -31,7 +31,11 @@ export function createCertificates(
 ): Certificates {
   const log = opts.log ?? silentLogger;
   const paths = dataPaths(config);
-  const store = new CertStore({ dir: paths.certs, log: log.child("certs") });
+  const store = new CertStore({
+    dir: paths.certs,
+    log: log.child("certs"),
+    defaultName: config.server.domain,
+  });
   const challenges = new ChallengeResponder();
   const issuer = config.acme.email
     ? new AcmeIssuer({

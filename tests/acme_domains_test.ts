@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { DomainWatch } from "../lib/acme/domain_watch.ts";
+import { isAcmeName } from "../lib/acme/acme_manager.ts";
+
+Deno.test("DomainWatch.sync() calls ensure() only when the host set changes", async () => {
+  let hosts = ["b.test", "A.test"];
+  const calls: string[][] = [];
+  const watch = new DomainWatch({
+    source: () => hosts,
+    sink: {
+      ensure: (d) => {
+        calls.push(d);
+        return Promise.resolve();
+      },
+    },
+    always: ["admin.test"],
+    interval: 60_000,
+  });
+  await watch.start();
+  await watch.sync();
+  assert.deepEqual(calls, [["a.test", "admin.test", "b.test"]]);
+  hosts = ["a.test"];
+  await watch.sync();
+  await watch.sync();
+  assert.deepEqual(calls.at(-1), ["a.test", "admin.test"]);
+  assert.equal(calls.length, 2);
+  await watch.stop();
+  await watch.stop();
+});
+
+Deno.test("DomainWatch retries a set whose ensure() failed", async () => {
+  let fail = true;
+  let calls = 0;
+  const watch = new DomainWatch({
+    source: () => ["x.test"],
+    sink: {
+      ensure: () => {
+        calls++;
+        return fail
+          ? Promise.reject(new Error("disk full"))
+          : Promise.resolve();
+      },
+    },
+  });
+  await assert.rejects(watch.sync(), /disk full/);
+  fail = false;
+  await watch.sync();
+  await watch.sync();
+  assert.equal(calls, 2);
+});
+
+Deno.test("isAcmeName() leaves localhost, IPs, single labels and wildcards to self-signed", () => {
+  for (
+    const name of [
+      "localhost",
+      "a.localhost",
+      "127.0.0.1",
+      "intranet",
+      "*.a.test",
+    ]
+  ) {
+    assert.equal(isAcmeName(name), false, name);
+  }
+  assert.equal(isAcmeName("app.example.com"), true);
+  assert.equal(isAcmeName("one.test"), true);
+});
