@@ -1,0 +1,98 @@
+/**
+ * @module
+ * `<data_dir>/authorized_keys`: one public key per line (`rsa-pub-...` as
+ * MyPaas writes it, or `ed25519-pub-...`), `#` comments, anything after the
+ * key on a line is a comment. The file is re-read when its mtime or size
+ * changes, at most once per `minCheckMs`, so edits apply without a restart.
+ */
+import type { Logger } from "../log.ts";
+import { PublicKey } from "./public_key.ts";
+
+/** Looks up public keys by fingerprint. */
+export interface KeyLookup {
+  get(fingerprint: string): Promise<PublicKey | undefined>;
+}
+
+/** Parses the text of an authorized_keys file; bad lines go to `onBad`. */
+export async function parseAuthorizedKeys(
+  text: string,
+  onBad: (line: number, message: string) => void = () => {},
+): Promise<Map<string, PublicKey>> {
+  const keys = new Map<string, PublicKey>();
+  const lines = text.split("\n");
+  for (const [i, raw] of lines.entries()) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    try {
+      const key = await PublicKey.parse(line);
+      keys.set(key.fingerprint, key);
+    } catch (err) {
+      onBad(i + 1, (err as Error).message);
+    }
+  }
+  return keys;
+}
+
+/** The authorized_keys file, re-read when it changes. */
+export class AuthorizedKeys implements KeyLookup {
+  #keys = new Map<string, PublicKey>();
+  #stamp = "";
+  #checkedAt = -Infinity;
+  #reading: Promise<void> | undefined;
+
+  constructor(
+    readonly file: string,
+    readonly opts: {
+      log?: Logger;
+      /** Least time between two stat() calls (default 1000 ms). */
+      minCheckMs?: number;
+      now?: () => number;
+    } = {},
+  ) {}
+
+  /** The key with this fingerprint, reading the file again if it changed. */
+  async get(fingerprint: string): Promise<PublicKey | undefined> {
+    await this.refresh();
+    return this.#keys.get(fingerprint);
+  }
+
+  /** Number of keys loaded. */
+  get size(): number {
+    return this.#keys.size;
+  }
+
+  /** Re-reads the file if its mtime/size changed (or `force`). */
+  refresh(force = false): Promise<void> {
+    const now = (this.opts.now ?? Date.now)();
+    if (!force && now - this.#checkedAt < (this.opts.minCheckMs ?? 1000)) {
+      return this.#reading ?? Promise.resolve();
+    }
+    this.#checkedAt = now;
+    this.#reading ??= this.#read(force).finally(() => {
+      this.#reading = undefined;
+    });
+    return this.#reading;
+  }
+
+  async #read(force: boolean): Promise<void> {
+    let stamp: string;
+    try {
+      const st = await Deno.stat(this.file);
+      stamp = `${st.mtime?.getTime()}:${st.size}:${st.ino}`;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      if (this.#keys.size) this.opts.log?.warn(`${this.file} is gone: no keys`);
+      this.#keys = new Map();
+      this.#stamp = "";
+      return;
+    }
+    if (!force && stamp === this.#stamp) return;
+    const text = await Deno.readTextFile(this.file);
+    this.#keys = await parseAuthorizedKeys(
+      text,
+      (line, msg) => this.opts.log?.warn(`${this.file}:${line}: ${msg}`),
+    );
+    this.#stamp = stamp;
+    this.opts.log?.info(`loaded ${this.#keys.size} key(s) from ${this.file}`);
+  }
+}
