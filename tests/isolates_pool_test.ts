@@ -105,3 +105,68 @@ Deno.test("IsolatePool replaces a crashed worker process; in-flight gets 502", a
     await t.close();
   }
 });
+
+Deno.test("IsolatePool scales a busy deployment out and gives isolates back", async () => {
+  const t = await testPool({
+    concurrency: 1,
+    idleTimeoutMs: 300,
+    maxWorkers: 8,
+    isolatesPerProcess: 4,
+  });
+  try {
+    const slow = await t.artifact(
+      `export default { fetch: async () => { await new Promise((r) => setTimeout(r, 300)); return new Response("ok"); } };`,
+    );
+    const results = await Promise.all(
+      [1, 2, 3].map(() => call(t.pool, slow)),
+    );
+    assertEquals(results.map((r) => r.status), [200, 200, 200]);
+    assert(
+      t.pool.isolates("fn1@1").length >= 2,
+      `only ${
+        t.pool.isolates("fn1@1").length
+      } isolate(s) for 3 concurrent requests`,
+    );
+    const deadline = Date.now() + 5000;
+    while (t.pool.isolates("fn1@1").length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assertEquals(t.pool.isolates("fn1@1").length, 0);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("IsolatePool starts no isolate above the host load target; requests get 503", async () => {
+  let load = { cpu: 0, mem: 0 };
+  const t = await testPool({
+    minWorkers: 1,
+    maxWorkers: 4,
+    freePoolRatio: 0.5,
+    queueTimeoutMs: 300,
+    hostLoad: () => load,
+    cpuPctTarget: 0.6,
+  });
+  try {
+    assertEquals(t.pool.stats(), {
+      total: 1,
+      free: 1,
+      assigned: 0,
+      processes: 1,
+    });
+    const a = await t.artifact(COUNTER);
+    const b = await t.artifact(COUNTER);
+    load = { cpu: 0.95, mem: 0.1 };
+    assertEquals((await call(t.pool, a)).status, 200);
+    await t.pool.settled();
+    assertEquals(t.pool.stats().total, 1);
+    const t0 = Date.now();
+    assertEquals((await call(t.pool, b)).status, 503);
+    assert(Date.now() - t0 >= 250, "503 came before the bounded wait");
+    assertEquals(t.pool.stats().total, 1);
+    load = { cpu: 0.1, mem: 0.1 };
+    assertEquals(await call(t.pool, b), { status: 200, text: "1" });
+  } finally {
+    await t.close();
+  }
+});

@@ -11,11 +11,13 @@
  */
 import type { Logger } from "../log.ts";
 import type { LoadSource } from "./host_load.ts";
-import {
-  type WorkerEvent,
+import type {
+  WorkerEvent,
   WorkerProcess,
-  type WorkerProcessOptions,
+  WorkerProcessOptions,
 } from "./worker_process.ts";
+import { maxAssigned, wantedFree } from "./pool_policy.ts";
+import { ProcessSet } from "./process_set.ts";
 import { PoolIsolate } from "./pool_isolate.ts";
 
 export type { PoolIsolate };
@@ -77,13 +79,18 @@ let seq = 0;
 export class IsolatePool {
   readonly name = "isolate-pool";
   readonly #isolates = new Map<string, PoolIsolate>();
-  readonly #procs = new Set<WorkerProcess>();
+  readonly #procs: ProcessSet;
   #waiters: (() => void)[] = [];
   #timer: ReturnType<typeof setInterval> | null = null;
   #stopped = false;
   #booting = 0;
 
-  constructor(readonly options: PoolOptions) {}
+  constructor(readonly options: PoolOptions) {
+    this.#procs = new ProcessSet(options.process, options.isolatesPerProcess, {
+      onEvent: (proc, e) => this.#onEvent(proc, e),
+      onCrash: (proc, code) => this.#onProcessExit(proc, code),
+    });
+  }
 
   async start(): Promise<void> {
     this.#stopped = false;
@@ -99,8 +106,7 @@ export class IsolatePool {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
     this.#wake();
-    await Promise.all([...this.#procs].map((p) => p.stop()));
-    this.#procs.clear();
+    await this.#procs.stopAll();
     this.#isolates.clear();
   }
 
@@ -134,7 +140,7 @@ export class IsolatePool {
 
   /** The worker processes (tests crash one on purpose). */
   processes(): WorkerProcess[] {
-    return [...this.#procs];
+    return this.#procs.all();
   }
 
   /** Serves one request with an isolate of `target`. */
@@ -153,7 +159,6 @@ export class IsolatePool {
         headers: { "retry-after": "1" },
       });
     }
-    iso.begin();
     let released = false;
     const release = () => {
       if (released) return;
@@ -213,7 +218,11 @@ export class IsolatePool {
    */
   async warm(target: Target): Promise<void> {
     const iso = await this.#acquire(target, null);
-    await iso.ready;
+    try {
+      await iso.ready;
+    } finally {
+      iso.end();
+    }
   }
 
   /** Stops the isolates of a deployment key (release replaced or removed). */
@@ -224,7 +233,21 @@ export class IsolatePool {
     this.#reconcile();
   }
 
-  async #acquire(target: Target, instanceId: string | null) {
+  /** An isolate for `target`, its in-flight count already taken. */
+  async #acquire(
+    target: Target,
+    instanceId: string | null,
+  ): Promise<PoolIsolate> {
+    const iso = await this.#pick(target, instanceId);
+    return iso;
+  }
+
+  /** Picks and takes (begin()) an isolate in the same tick as the choice. */
+  async #pick(target: Target, instanceId: string | null) {
+    const take = (iso: PoolIsolate) => {
+      iso.begin();
+      return iso;
+    };
     const deadline = Date.now() + this.options.queueTimeoutMs;
     while (!this.#stopped) {
       const mine = [...this.#isolates.values()].filter((i) =>
@@ -233,18 +256,18 @@ export class IsolatePool {
       );
       const best = mine.sort((a, b) => a.inflight - b.inflight)[0];
       if (best && (instanceId || best.inflight < this.options.concurrency)) {
-        return best;
+        return take(best);
       }
       const assigned = this.stats().assigned;
-      if (assigned >= this.#maxAssigned()) {
+      if (assigned >= maxAssigned(this.options)) {
         const victim = this.#lruIdle(target.key);
         if (victim) this.#stopIsolate(victim);
-        else if (best) return best;
+        else if (best) return take(best);
       }
       const standby = [...this.#isolates.values()].find((i) =>
         i.state === "standby"
       );
-      if (standby && this.stats().assigned < this.#maxAssigned()) {
+      if (standby && this.stats().assigned < maxAssigned(this.options)) {
         standby.assign(target, instanceId);
         standby.ready.catch((err) => {
           this.options.log.warn(
@@ -253,21 +276,15 @@ export class IsolatePool {
           this.#stopIsolate(standby);
         });
         this.#reconcile();
-        return standby;
+        return take(standby);
       }
-      if (best) return best;
+      if (best) return take(best);
       this.#reconcile();
       const left = deadline - Date.now();
       if (left <= 0) break;
       await this.#changed(left);
     }
     throw new PoolBusyError(`no isolate for ${target.key}`);
-  }
-
-  /** Most isolates that may be assigned so that the free ratio holds. */
-  #maxAssigned(): number {
-    const { maxWorkers, freePoolRatio } = this.options;
-    return Math.max(1, Math.floor(maxWorkers * (1 - freePoolRatio)));
   }
 
   #lruIdle(except: string): PoolIsolate | undefined {
@@ -299,15 +316,8 @@ export class IsolatePool {
     iso.state = "stopping";
     this.#isolates.delete(iso.id);
     const proc = iso.proc;
-    void proc.stopIsolate(iso.id).then(() => this.#dropIfEmpty(proc));
+    void proc.stopIsolate(iso.id).then(() => this.#procs.dropIfEmpty(proc));
     this.#wake();
-  }
-
-  #dropIfEmpty(proc: WorkerProcess): void {
-    if (proc.isolates.size === 0 && this.#procs.has(proc)) {
-      this.#procs.delete(proc);
-      void proc.stop();
-    }
   }
 
   /** Boots or stops standbys so the counts meet the settings. */
@@ -315,11 +325,7 @@ export class IsolatePool {
     if (this.#stopped) return;
     const o = this.options;
     const { free, assigned, total } = this.stats();
-    const r = Math.min(o.freePoolRatio, 0.99);
-    const want = Math.min(
-      o.maxWorkers - assigned,
-      Math.max(o.minWorkers - assigned, Math.ceil(assigned * r / (1 - r))),
-    );
+    const want = wantedFree(o, assigned);
     const load = o.hostLoad();
     const hot = load.cpu > o.cpuPctTarget || load.mem > o.memPctTarget;
     for (let i = 0, n = want - free; i < n && total + i < o.maxWorkers; i++) {
@@ -345,7 +351,7 @@ export class IsolatePool {
     this.#booting++;
     let proc: WorkerProcess | undefined;
     try {
-      proc = await this.#processWithRoom(id);
+      proc = await this.#procs.withRoom(id);
       const iso = new PoolIsolate(id, proc);
       this.#isolates.set(id, iso);
       await proc.createIsolate(id);
@@ -357,41 +363,11 @@ export class IsolatePool {
           `isolate boot failed: ${(err as Error).message}`,
         );
       }
-      if (proc) this.#dropIfEmpty(proc);
+      if (proc) this.#procs.dropIfEmpty(proc);
     } finally {
       this.#booting--;
       this.#wake();
     }
-  }
-
-  #spawning: Promise<WorkerProcess> | null = null;
-
-  /** A process with room for one more isolate, the slot reserved for id. */
-  async #processWithRoom(id: string): Promise<WorkerProcess> {
-    const per = this.options.isolatesPerProcess;
-    for (;;) {
-      for (const p of this.#procs) {
-        if (!p.isExited && p.isolates.size < per) {
-          p.isolates.add(id);
-          return p;
-        }
-      }
-      if (!this.#spawning) {
-        this.#spawning = this.#spawn().finally(() => this.#spawning = null);
-      }
-      await this.#spawning;
-    }
-  }
-
-  async #spawn(): Promise<WorkerProcess> {
-    const proc = new WorkerProcess(
-      this.options.process,
-      (e) => this.#onEvent(proc, e),
-    );
-    await proc.start();
-    this.#procs.add(proc);
-    void proc.exited.then((s) => this.#onProcessExit(proc, s.code));
-    return proc;
   }
 
   #onEvent(proc: WorkerProcess, e: WorkerEvent): void {
@@ -410,14 +386,14 @@ export class IsolatePool {
       );
       iso.state = "stopping";
       this.#isolates.delete(e.id);
-      this.#dropIfEmpty(proc);
+      this.#procs.dropIfEmpty(proc);
       this.#reconcile();
       this.#wake();
     }
   }
 
   #onProcessExit(proc: WorkerProcess, code: number): void {
-    if (!this.#procs.delete(proc) || this.#stopped) return;
+    if (this.#stopped) return;
     this.options.log.warn(
       `isolate worker process ${proc.name} exited (code ${code}): its isolates are gone`,
     );

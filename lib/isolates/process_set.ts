@@ -1,0 +1,82 @@
+/**
+ * @module
+ * The worker processes of the pool: finds one with room for another isolate
+ * (spawning one at a time when all are full), stops a process once its last
+ * isolate is gone, and reports processes that exit on their own (crashes).
+ */
+import {
+  type WorkerEvent,
+  WorkerProcess,
+  type WorkerProcessOptions,
+} from "./worker_process.ts";
+
+/** Callbacks of a process set. */
+export interface ProcessSetEvents {
+  onEvent(proc: WorkerProcess, e: WorkerEvent): void;
+  /** A process exited that was not asked to (crash, OOM kill). */
+  onCrash(proc: WorkerProcess, code: number): void;
+}
+
+/** Worker processes hosting up to `perProcess` isolates each. */
+export class ProcessSet {
+  readonly #procs = new Set<WorkerProcess>();
+  #spawning: Promise<WorkerProcess> | null = null;
+
+  constructor(
+    readonly options: WorkerProcessOptions,
+    readonly perProcess: number,
+    readonly events: ProcessSetEvents,
+  ) {}
+
+  get size(): number {
+    return this.#procs.size;
+  }
+
+  all(): WorkerProcess[] {
+    return [...this.#procs];
+  }
+
+  /** A process with room for one more isolate, the slot reserved for `id`. */
+  async withRoom(id: string): Promise<WorkerProcess> {
+    for (;;) {
+      for (const p of this.#procs) {
+        if (!p.isExited && p.isolates.size < this.perProcess) {
+          p.isolates.add(id);
+          return p;
+        }
+      }
+      if (!this.#spawning) {
+        this.#spawning = this.#spawn().finally(() => this.#spawning = null);
+      }
+      await this.#spawning;
+    }
+  }
+
+  async #spawn(): Promise<WorkerProcess> {
+    const proc: WorkerProcess = new WorkerProcess(
+      this.options,
+      (e) => this.events.onEvent(proc, e),
+    );
+    await proc.start();
+    this.#procs.add(proc);
+    void proc.exited.then((s) => {
+      if (this.#procs.delete(proc)) this.events.onCrash(proc, s.code);
+    });
+    return proc;
+  }
+
+  /** Stops `proc` if it hosts no isolate any more. */
+  dropIfEmpty(proc: WorkerProcess): void {
+    if (proc.isolates.size === 0 && this.#procs.delete(proc)) {
+      void proc.stop();
+    }
+  }
+
+  /** Stops every process. */
+  async stopAll(): Promise<void> {
+    const procs = [...this.#procs];
+    this.#procs.clear();
+    await this.#spawning?.then((p) => procs.push(p), () => {});
+    await Promise.all(procs.map((p) => p.stop()));
+  }
+}
