@@ -97,15 +97,19 @@ Deno.test("CertStore serves a manual wildcard certificate for one label only", a
   }, 60_000);
 });
 
-Deno.test("CertStore skips a manual certificate without its key and keeps the others", async () => {
+Deno.test("CertStore skips a manual certificate without its key or with a wrong key and keeps the others", async () => {
   await withStore(async (store, dir) => {
     const lone = await createSelfSigned(["lone.test"]);
     const ok = await createSelfSigned(["ok.test"]);
     await Deno.writeTextFile(`${dir}/manual/lone.crt`, lone.cert);
     await Deno.writeTextFile(`${dir}/manual/ok.crt`, ok.cert);
     await Deno.writeTextFile(`${dir}/manual/ok.key`, ok.key);
+    const other = await createSelfSigned(["other.test"]);
+    await Deno.writeTextFile(`${dir}/manual/wrong.crt`, other.cert);
+    await Deno.writeTextFile(`${dir}/manual/wrong.key`, ok.key);
     await store.rescanManual();
     assert.equal(store.get("lone.test"), undefined);
+    assert.equal(store.get("other.test"), undefined, "mismatched key");
     assert.equal(store.get("ok.test")?.key, ok.key);
   }, 60_000);
 });

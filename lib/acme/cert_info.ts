@@ -5,6 +5,7 @@
  * types stay in this folder.
  */
 import * as x509 from "@peculiar/x509";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 
 /** What we read from a certificate. */
 export interface CertInfo {
@@ -54,6 +55,14 @@ export function ariCertId(pem: string): string | undefined {
     serialBytes = new Uint8Array([0, ...serialBytes]);
   }
   return `${base64url(keyId)}.${base64url(serialBytes)}`;
+}
+
+/**
+ * Whether the private key (PKCS#8, SEC1 or PKCS#1 PEM) belongs to the first
+ * certificate of the chain; false for a mismatch, throws on malformed PEM.
+ */
+export function keyMatchesCert(certPem: string, keyPem: string): boolean {
+  return new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem));
 }
 
 function firstCert(pem: string): x509.X509Certificate {

@@ -20,7 +20,7 @@ import {
   hostnameCandidates,
   normalizeHostname,
 } from "./cert_source.ts";
-import { type CertInfo, readCertInfo } from "./cert_info.ts";
+import { type CertInfo, keyMatchesCert, readCertInfo } from "./cert_info.ts";
 import { createSelfSigned } from "./self_signed.ts";
 
 /** Where a served certificate came from. */
@@ -243,6 +243,9 @@ export class CertStore implements CertSource {
         const cert = await Deno.readTextFile(`${dir}/${stem}.crt`);
         const key = await Deno.readTextFile(`${dir}/${stem}.key`);
         const info = readCertInfo(cert);
+        if (!keyMatchesCert(cert, key)) {
+          throw new Error(`${stem}.key is not the key of ${stem}.crt`);
+        }
         for (const n of info.names) {
           next.set(n, { pair: { cert, key }, info, origin: "manual" });
         }
