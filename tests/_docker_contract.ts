@@ -19,8 +19,12 @@ export function assert(cond: unknown, msg = "assertion failed"): asserts cond {
 }
 
 /** Deep, strict equality. */
-export function assertEquals<T>(actual: unknown, expected: T): void {
-  nodeAssert.deepStrictEqual(actual, expected);
+export function assertEquals<T>(
+  actual: unknown,
+  expected: T,
+  msg?: string,
+): void {
+  nodeAssert.deepStrictEqual(actual, expected, msg);
 }
 
 /** Resolves to the error `fn` rejects with; fails if it resolves. */

@@ -1,0 +1,115 @@
+/**
+ * @module
+ * Builds a release image from a directory: pulls the base image only when a
+ * `FROM` uses `:latest` (a failed pull is tolerated when the image exists
+ * locally), streams the build log line by line, and tags the result
+ * `mypaas/<service>:<release>` with the spec in its labels (for rollback).
+ */
+import { parse } from "smol-toml";
+import { BuildError, type ContainerRuntime } from "../docker/mod.ts";
+import { InputError } from "../errors.ts";
+import type { ServiceSpec } from "../spec/types.ts";
+import { imageRef, LABEL } from "./labels.ts";
+
+/** A failed build; `lastLines` are the end of its log. */
+export class ReleaseBuildError extends Error {
+  override name = "ReleaseBuildError";
+  constructor(message: string, readonly lastLines: string[]) {
+    super(message);
+  }
+}
+
+/** The base images that need a pull: `FROM x:latest` lines. */
+export function latestBases(dockerfile: string): string[] {
+  const out: string[] = [];
+  for (const line of dockerfile.split("\n")) {
+    const m = /^\s*FROM\s+(?:--\S+\s+)*(\S+)/i.exec(line);
+    if (m && m[1]!.endsWith(":latest")) out.push(m[1]!);
+  }
+  return out;
+}
+
+/** The `ignore = [...]` list of the directory's mypaas.toml, if any. */
+export async function readIgnoreList(dir: string): Promise<string[]> {
+  let text;
+  try {
+    text = await Deno.readTextFile(`${dir}/mypaas.toml`);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+  let raw;
+  try {
+    raw = parse(text) as { ignore?: unknown };
+  } catch (err) {
+    throw new InputError(
+      `${dir}/mypaas.toml: invalid TOML: ${(err as Error).message}`,
+    );
+  }
+  const ignore = raw.ignore ?? [];
+  if (!Array.isArray(ignore) || !ignore.every((i) => typeof i === "string")) {
+    throw new InputError(
+      `${dir}/mypaas.toml: ignore must be an array of strings`,
+    );
+  }
+  return ignore;
+}
+
+/** Builds release `release` of `spec` from `dir`; returns the image id. */
+export async function buildRelease(
+  runtime: ContainerRuntime,
+  opts: {
+    dir: string;
+    spec: ServiceSpec;
+    release: number;
+    owner: string;
+    progress: (line: string) => void;
+  },
+): Promise<string> {
+  const { dir, spec, release, progress } = opts;
+  const dockerfile = await Deno.readTextFile(`${dir}/Dockerfile`);
+  for (const base of latestBases(dockerfile)) {
+    progress(`pulling ${base}`);
+    try {
+      await runtime.pull(base, () => {});
+    } catch (err) {
+      if (await runtime.inspectImage(base)) {
+        progress(
+          `pull of ${base} failed (${
+            (err as Error).message
+          }); using the local image`,
+        );
+      } else {
+        throw new ReleaseBuildError(
+          `cannot pull ${base} and there is no local copy: ${
+            (err as Error).message
+          }`,
+          [],
+        );
+      }
+    }
+  }
+  const tag = imageRef(spec.service, release);
+  progress(`building ${tag}`);
+  try {
+    return await runtime.build({
+      dir,
+      tag,
+      ignore: await readIgnoreList(dir),
+      labels: {
+        [LABEL.owner]: opts.owner,
+        [LABEL.service]: spec.service,
+        [LABEL.release]: String(release),
+        [LABEL.spec]: JSON.stringify(spec),
+      },
+    }, progress);
+  } catch (err) {
+    if (err instanceof BuildError) {
+      throw new ReleaseBuildError(
+        `${err.message}\n${err.lastLines.slice(-10).join("\n")}`,
+        err.lastLines,
+      );
+    }
+    throw err;
+  }
+}

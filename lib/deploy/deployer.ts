@@ -1,0 +1,345 @@
+/**
+ * @module
+ * `Deployer`: the container half of the daemon. It turns a directory and its
+ * ServiceSpec into a running release (build, then the spec's strategy), rolls
+ * back to a kept release without building, restarts, removes, lists and
+ * streams logs, one operation per service at a time. All state is read back
+ * from Docker labels; a marker file per running deploy lets recovery
+ * (`recover()`) finish or undo a deploy the daemon died in.
+ */
+import { InputError, NotFoundError } from "../errors.ts";
+import type { ServiceSpec } from "../spec/types.ts";
+import { buildRelease, ReleaseBuildError } from "./build.ts";
+import { checkVolumes } from "./container_config.ts";
+import {
+  addTraffic,
+  type DeployContext,
+  type Replica,
+  replicaCount,
+  serviceReplicas,
+  waitReplicaReady,
+} from "./context.ts";
+import { DeployMarkers } from "./deploy_marker.ts";
+import { imageRef, imageRepo, LABEL, specFromLabels } from "./labels.ts";
+import { mergeLogs } from "./logs.ts";
+import { imageReleases, nextRelease, prune, releaseSpec } from "./releases.ts";
+import { ServiceLocks } from "./service_locks.ts";
+import { recoverAll, type RecoveryOutcome } from "./recovery.ts";
+import { runStrategy } from "./strategies.ts";
+
+/** How a deploy or rollback ended. */
+export interface ServiceDeployResult {
+  ok: boolean;
+  service: string;
+  /** The release serving now (the old one when `ok` is false). */
+  release: number | null;
+  error?: string;
+}
+
+/** One service as `list` shows it. */
+export interface ServiceStatus {
+  service: string;
+  release: number | null;
+  urls: string[];
+  /** "running", "deploying", "degraded" or "stopped". */
+  state: string;
+  instances: { id: string; name: string; state: string; restarts: number }[];
+  releases: number[];
+}
+
+/** The container deploy engine. */
+export class Deployer {
+  readonly locks: ServiceLocks = new ServiceLocks();
+  readonly markers: DeployMarkers;
+  /** Restarts done by the liveness monitor, per container id. */
+  readonly livenessRestarts: Map<string, number> = new Map();
+
+  constructor(readonly ctx: DeployContext) {
+    this.markers = new DeployMarkers(`${ctx.config.server.dataDir}/deploys`);
+  }
+
+  /**
+   * Start-up: finishes or rolls back deploys the daemon died in and puts
+   * every serving container back into traffic.
+   */
+  async recover(): Promise<RecoveryOutcome[]> {
+    await this.ctx.runtime.ensureNetwork(this.ctx.config.docker.network, {
+      [LABEL.owner]: this.ctx.owner,
+    });
+    return await recoverAll(this.ctx, this.markers);
+  }
+
+  /** Builds `dir` and rolls `spec` out as a new release. */
+  deploy(
+    spec: ServiceSpec,
+    dir: string,
+    progress: (line: string) => void,
+  ): Promise<ServiceDeployResult> {
+    return this.locks.run(
+      spec.service,
+      () => this.#deploy(spec, dir, progress),
+      () =>
+        progress(`queued: another operation on ${spec.service} is in progress`),
+    );
+  }
+
+  async #deploy(
+    spec: ServiceSpec,
+    dir: string,
+    progress: (line: string) => void,
+  ): Promise<ServiceDeployResult> {
+    const { ctx } = this;
+    ctx.traffic.checkUrls(spec.service, spec.urls);
+    await checkVolumes(spec, ctx.config);
+    await ctx.runtime.ensureNetwork(ctx.config.docker.network, {
+      [LABEL.owner]: ctx.owner,
+    });
+    const old = await serviceReplicas(ctx, spec.service);
+    const current = currentRelease(old);
+    const release = await nextRelease(ctx, spec.service);
+    progress(
+      `deploying ${spec.service} release ${release} (${spec.scale.strategy}, ${
+        replicaCount(spec)
+      } container(s))`,
+    );
+    try {
+      await buildRelease(ctx.runtime, {
+        dir,
+        spec,
+        release,
+        owner: ctx.owner,
+        progress,
+      });
+    } catch (err) {
+      if (!(err instanceof ReleaseBuildError)) throw err;
+      progress(`build failed; ${describe(spec.service, current)} is untouched`);
+      return {
+        ok: false,
+        service: spec.service,
+        release: current,
+        error: err.message,
+      };
+    }
+    const result = await this.#switch(spec, release, current, old, progress);
+    if (!result.ok) {
+      await ctx.runtime.removeImage(imageRef(spec.service, release)).catch(
+        () => {},
+      );
+    }
+    return result;
+  }
+
+  /** Runs the strategy under a marker; shared by deploy and rollback. */
+  async #switch(
+    spec: ServiceSpec,
+    release: number,
+    current: number | null,
+    old: Replica[],
+    progress: (line: string) => void,
+  ): Promise<ServiceDeployResult> {
+    const { ctx } = this;
+    await this.markers.write({
+      service: spec.service,
+      from: current,
+      to: release,
+      startedAt: Date.now(),
+    });
+    ctx.traffic.setService(spec);
+    const res = await runStrategy(
+      ctx,
+      spec,
+      release,
+      old.filter((r) => r.release !== release),
+      progress,
+    );
+    await this.markers.remove(spec.service);
+    if (!res.ok) {
+      const oldSpec = old.map((r) => specFromLabels(r.labels)).find(Boolean);
+      if (oldSpec) ctx.traffic.setService(oldSpec);
+      else if (current === null) ctx.traffic.removeService(spec.service);
+      progress(`${describe(spec.service, current)} keeps serving`);
+      return {
+        ok: false,
+        service: spec.service,
+        release: current,
+        error: res.why,
+      };
+    }
+    await prune(ctx, spec.service, release);
+    progress(`${spec.service} now runs release ${release}`);
+    return { ok: true, service: spec.service, release };
+  }
+
+  /** Returns to a kept release (default: the one before the current) without building. */
+  rollback(
+    service: string,
+    release: number | undefined,
+    progress: (line: string) => void,
+  ): Promise<ServiceDeployResult> {
+    return this.locks.run(
+      service,
+      async () => {
+        const { ctx } = this;
+        const old = await serviceReplicas(ctx, service);
+        const current = currentRelease(old);
+        const kept = await imageReleases(ctx, service);
+        if (!old.length && !kept.length) {
+          throw new NotFoundError(`no service named "${service}"`);
+        }
+        const target = release ??
+          kept.find((n) => current === null || n < current);
+        if (target === undefined) {
+          throw new InputError(
+            `${service} has no release before ${current} to roll back to; kept: ${
+              kept.join(", ") || "none"
+            }`,
+          );
+        }
+        if (!kept.includes(target)) {
+          throw new NotFoundError(
+            `release ${target} of ${service} is not kept; kept: ${
+              kept.join(", ")
+            }`,
+          );
+        }
+        if (target === current) {
+          throw new InputError(`${service} already runs release ${target}`);
+        }
+        const spec = await releaseSpec(ctx, service, target);
+        if (!spec) {
+          throw new NotFoundError(
+            `the image of ${service} release ${target} carries no spec`,
+          );
+        }
+        await checkVolumes(spec, ctx.config);
+        progress(
+          `rolling ${service} back from release ${current} to ${target} (no build)`,
+        );
+        return await this.#switch(spec, target, current, old, progress);
+      },
+      () => progress(`queued: another operation on ${service} is in progress`),
+    );
+  }
+
+  /** Stops and removes a service's containers and images. */
+  remove(service: string): Promise<void> {
+    return this.locks.run(service, async () => {
+      const { ctx } = this;
+      const replicas = await serviceReplicas(ctx, service);
+      const kept = await imageReleases(ctx, service);
+      if (!replicas.length && !kept.length) {
+        throw new NotFoundError(`no service named "${service}"`);
+      }
+      ctx.traffic.removeService(service);
+      for (const r of replicas) await ctx.runtime.remove(r.id, { force: true });
+      for (const n of kept) {
+        await ctx.runtime.removeImage(imageRef(service, n)).catch((e) =>
+          ctx.log.warn(
+            `remove ${imageRepo(service)}:${n}: ${(e as Error).message}`,
+          )
+        );
+      }
+      await this.markers.remove(service);
+    });
+  }
+
+  /** Restarts a service's containers one at a time, each drained first. */
+  restart(service: string, progress: (line: string) => void = () => {}) {
+    return this.locks.run(service, async () => {
+      const { ctx } = this;
+      const all = await serviceReplicas(ctx, service);
+      const current = currentRelease(all);
+      const replicas = all.filter((r) => r.release === current);
+      if (!replicas.length) {
+        throw new NotFoundError(`no service named "${service}"`);
+      }
+      for (const r of replicas) {
+        const spec = specFromLabels(r.labels);
+        if (!spec) continue;
+        progress(`restarting ${r.name}`);
+        await ctx.traffic.drainUpstream(
+          service,
+          r.id,
+          ctx.config.proxy.drainTimeout,
+        );
+        await ctx.runtime.restart(r.id, { timeoutS: 10 });
+        const ready = await waitReplicaReady(ctx, spec, r.id);
+        if (!ready.ok) {
+          throw new Error(
+            `${r.name} is not ready after a restart: ${ready.why}`,
+          );
+        }
+        await addTraffic(ctx, spec, r);
+      }
+    });
+  }
+
+  /** Every service this daemon runs. */
+  async list(): Promise<ServiceStatus[]> {
+    const { ctx } = this;
+    const byService = new Map<string, Replica[]>();
+    for (const r of await serviceReplicas(ctx)) {
+      const s = r.labels[LABEL.service] ?? "";
+      byService.set(s, [...(byService.get(s) ?? []), r]);
+    }
+    const out: ServiceStatus[] = [];
+    for (const [service, replicas] of [...byService].sort()) {
+      const release = currentRelease(replicas);
+      const mine = replicas.filter((r) => r.release === release);
+      const spec = specFromLabels(mine[0]?.labels ?? {});
+      const instances = [];
+      for (const r of mine) {
+        const c = await ctx.runtime.inspect(r.id);
+        instances.push({
+          id: r.id.slice(0, 12),
+          name: r.name,
+          state: c?.state ?? "gone",
+          restarts: (c?.restartCount ?? 0) +
+            (this.livenessRestarts.get(r.id) ?? 0),
+        });
+      }
+      const running = instances.filter((i) => i.state === "running").length;
+      const want = spec ? replicaCount(spec) : mine.length;
+      out.push({
+        service,
+        release,
+        urls: spec?.urls.map((u) => u.url) ?? [],
+        state: this.locks.busy(service)
+          ? "deploying"
+          : running === 0
+          ? "stopped"
+          : running < want
+          ? "degraded"
+          : "running",
+        instances,
+        releases: await imageReleases(ctx, service),
+      });
+    }
+    return out;
+  }
+
+  /** Log lines of the service's current containers, `name | line`. */
+  async *logs(
+    service: string,
+    opts: { follow: boolean; tail?: number; signal?: AbortSignal },
+  ): AsyncIterable<string> {
+    const replicas = await serviceReplicas(this.ctx, service);
+    const release = currentRelease(replicas);
+    const mine = replicas.filter((r) => r.release === release);
+    if (!mine.length) throw new NotFoundError(`no service named "${service}"`);
+    yield* mergeLogs(this.ctx.runtime, mine, opts);
+  }
+}
+
+/** The release serving: the newest with a running container, else the newest. */
+export function currentRelease(replicas: Replica[]): number | null {
+  const running = replicas.filter((r) => r.running).map((r) => r.release);
+  const pool = running.length ? running : replicas.map((r) => r.release);
+  return pool.length ? Math.max(...pool) : null;
+}
+
+function describe(service: string, release: number | null): string {
+  return release === null
+    ? `${service} (not running before)`
+    : `${service} release ${release}`;
+}

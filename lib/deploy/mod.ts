@@ -1,0 +1,19 @@
+/**
+ * @module
+ * Container deploys: build, strategies, releases, recovery, liveness.
+ */
+export { currentRelease, Deployer } from "./deployer.ts";
+export type { ServiceDeployResult, ServiceStatus } from "./deployer.ts";
+export type { DeployContext, Replica } from "./context.ts";
+export { checkVolumes, containerConfig } from "./container_config.ts";
+export { latestBases, readIgnoreList, ReleaseBuildError } from "./build.ts";
+export { containerName, imageRef, LABEL } from "./labels.ts";
+export { LivenessMonitor } from "./liveness.ts";
+export {
+  netProbe,
+  type Prober,
+  type ProbeTarget,
+  waitReady,
+} from "./readiness.ts";
+export type { RecoveryOutcome } from "./recovery.ts";
+export { noTraffic, type TrafficControl, type Upstream } from "./traffic.ts";
