@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import { registerServerRun } from "./server_run.ts";
+import { registerServerCtl } from "./server_ctl.ts";
 
 /** Adds `mypaas server ...`. */
 export function registerServer(program: Command): void {
@@ -12,4 +13,5 @@ export function registerServer(program: Command): void {
     "run and manage the daemon on this host",
   );
   registerServerRun(server);
+  registerServerCtl(server);
 }

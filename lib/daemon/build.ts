@@ -6,6 +6,8 @@ import type { ResolvedConfig } from "../config/mod.ts";
 import { createCertificates } from "../acme/mod.ts";
 import { Daemon } from "./daemon.ts";
 import { FunctionsPlatform } from "./functions.ts";
+import { ContainerPlatform, readSpecForDeploy } from "./containers.ts";
+import { ControlServer } from "../api/control.ts";
 
 /** Builds (but does not start) the daemon for a config. */
 export async function buildDaemon(config: ResolvedConfig): Promise<Daemon> {
@@ -19,12 +21,29 @@ export async function buildDaemon(config: ResolvedConfig): Promise<Daemon> {
   daemon.add(certs.manager);
   // Isolate functions; the proxy's Router joins via functions.attachRoutes().
   const denoPath = Deno.env.get("MYPAAS_DENO");
-  daemon.add(
+  const functions = daemon.add(
     new FunctionsPlatform(config, {
       log: daemon.log.child("functions"),
       pathEnv: Deno.env.get("PATH") ?? "",
       ...(denoPath ? { denoPath } : {}),
     }),
+  );
+  // Container services, and the composite Platform (functions delegated);
+  // the proxy's Router joins via containers.attachTraffic(router).
+  const containers = daemon.add(
+    new ContainerPlatform(config, {
+      log: daemon.log.child("containers"),
+      readSpec: readSpecForDeploy(config, Deno.env.get("HOME") ?? "/root"),
+      functions,
+    }),
+  );
+  // The local control socket, last: it serves once everything runs.
+  daemon.add(
+    new ControlServer(
+      config.server.controlSocket,
+      containers,
+      daemon.log.child("control"),
+    ),
   );
   await Promise.resolve();
   return daemon;

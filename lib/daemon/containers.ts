@@ -1,0 +1,276 @@
+/**
+ * @module
+ * The container side of the Platform port, and the daemon Part that owns it:
+ * at start it connects to Docker, recovers every service from the labels
+ * (finishing or rolling back a deploy the daemon died in) and starts the
+ * liveness monitor. When Docker does not answer the daemon still starts
+ * (functions need no Docker); container operations then fail with a clear
+ * error until the engine answers, and recovery runs at that point.
+ *
+ * It is also the composite Platform the front doors use: a directory without
+ * a Dockerfile, or a name the function side `has()`, goes to `functions`.
+ */
+import type { ResolvedConfig } from "../config/mod.ts";
+import {
+  type ContainerRuntime,
+  DockerRuntime,
+  RuntimeUnavailableError,
+} from "../docker/mod.ts";
+import {
+  Deployer,
+  LivenessMonitor,
+  netProbe,
+  noTraffic,
+  type Prober,
+  type TrafficControl,
+} from "../deploy/mod.ts";
+import { InputError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { DeploySpec, ServiceSpec } from "../spec/types.ts";
+import type {
+  DeploymentStatus,
+  DeployOptions,
+  DeployResult,
+  Platform,
+} from "./platform.ts";
+
+/** Reads a directory's spec (lib/spec's `readSpec` fits). */
+export type ReadSpec = (
+  dir: string,
+  opts: DeployOptions,
+) => Promise<DeploySpec>;
+
+/** The function side, as far as the dispatch needs it. */
+export interface FunctionSide extends Platform {
+  has(name: string): boolean;
+}
+
+/** Options of the container side. */
+export interface ContainerPlatformOptions {
+  log: Logger;
+  readSpec: ReadSpec;
+  /** Defaults to the Docker engine at `[docker] socket`. */
+  runtime?: ContainerRuntime;
+  /** The proxy's router; `noTraffic` until it is attached. */
+  traffic?: TrafficControl;
+  probe?: Prober;
+  /** How long a new container may take to become ready (default 60 s). */
+  readyTimeoutMs?: number;
+  /** Where function deployments go (the isolates side). */
+  functions?: FunctionSide;
+}
+
+/** Container services behind the Platform port; a daemon Part. */
+export class ContainerPlatform implements Platform {
+  readonly name = "containers";
+  readonly deployer: Deployer;
+  readonly liveness: LivenessMonitor;
+  #ready: Promise<void> | null = null;
+  #started = false;
+
+  constructor(
+    readonly config: ResolvedConfig,
+    readonly options: ContainerPlatformOptions,
+  ) {
+    const runtime = options.runtime ??
+      new DockerRuntime(config.docker.socket);
+    this.deployer = new Deployer({
+      runtime,
+      config,
+      traffic: options.traffic ?? noTraffic,
+      probe: options.probe ?? netProbe,
+      log: options.log,
+      owner: config.docker.network,
+      readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
+    });
+    this.liveness = new LivenessMonitor(
+      this.deployer.ctx,
+      this.deployer.livenessRestarts,
+      this.deployer.locks,
+    );
+  }
+
+  /** Routes deploy traffic through the proxy from now on. */
+  attachTraffic(traffic: TrafficControl): void {
+    this.deployer.ctx.traffic = traffic;
+  }
+
+  /** Sets the function side (the isolates part) after construction. */
+  attachFunctions(functions: FunctionSide): void {
+    this.options.functions = functions;
+  }
+
+  async start(): Promise<void> {
+    this.#started = true;
+    try {
+      await this.#docker();
+    } catch (err) {
+      this.options.log.warn(
+        `${
+          (err as Error).message
+        }; container services are unavailable until it answers`,
+      );
+    }
+    await this.liveness.start();
+  }
+
+  async stop(): Promise<void> {
+    this.#started = false;
+    await this.liveness.stop();
+  }
+
+  /** Connects once: ping, then recovery. Retried on the next call after a failure. */
+  #docker(): Promise<void> {
+    this.#ready ??= (async () => {
+      const { runtime } = this.deployer.ctx;
+      await runtime.ping();
+      const outcomes = await this.deployer.recover();
+      this.options.log.info(
+        `docker ready; ${outcomes.length} service(s) recovered`,
+      );
+    })().catch((err) => {
+      this.#ready = null;
+      if (err instanceof RuntimeUnavailableError) throw err;
+      throw new RuntimeUnavailableError(
+        `cannot use Docker: ${(err as Error).message}`,
+        { cause: err },
+      );
+    });
+    return this.#ready;
+  }
+
+  async deploy(
+    dir: string,
+    opts: DeployOptions,
+    progress: (line: string) => void,
+  ): Promise<DeployResult> {
+    const fn = this.options.functions;
+    if (fn && !(await hasDockerfile(dir))) {
+      return await fn.deploy(dir, opts, progress);
+    }
+    const spec = await this.options.readSpec(dir, opts);
+    if (spec.kind === "function") {
+      if (!fn) {
+        throw new InputError(
+          `${dir} is a function deployment, and this daemon runs no functions`,
+        );
+      }
+      return await fn.deploy(dir, opts, progress);
+    }
+    if (fn?.has(spec.service)) {
+      throw new InputError(
+        `${spec.service} is already a function deployment: remove it first or pick another mypaas.service`,
+      );
+    }
+    await this.#docker();
+    const r = await this.deployer.deploy(spec as ServiceSpec, dir, progress);
+    return { ...r, kind: "service" };
+  }
+
+  async list(): Promise<DeploymentStatus[]> {
+    const out: DeploymentStatus[] = [];
+    let dockerError: Error | null = null;
+    try {
+      await this.#docker();
+      for (const s of await this.deployer.list()) {
+        out.push({
+          service: s.service,
+          kind: "service",
+          release: s.release,
+          urls: s.urls,
+          state: s.state,
+          instances: s.instances.map((i) => ({
+            id: i.name,
+            state: i.state,
+            restarts: i.restarts,
+          })),
+          releases: s.releases,
+        });
+      }
+    } catch (err) {
+      dockerError = err as Error;
+    }
+    if (this.options.functions) {
+      out.push(...await this.options.functions.list());
+    }
+    if (dockerError && !this.options.functions) throw dockerError;
+    return out.sort((a, b) => a.service < b.service ? -1 : 1);
+  }
+
+  async remove(service: string, actor?: string): Promise<void> {
+    if (this.options.functions?.has(service)) {
+      return await this.options.functions.remove(service, actor);
+    }
+    await this.#docker();
+    await this.deployer.remove(service);
+  }
+
+  async restart(service: string, actor?: string): Promise<void> {
+    if (this.options.functions?.has(service)) {
+      return await this.options.functions.restart(service, actor);
+    }
+    await this.#docker();
+    await this.deployer.restart(service);
+  }
+
+  async rollback(
+    service: string,
+    release: number | undefined,
+    progress: (line: string) => void,
+    actor?: string,
+  ): Promise<DeployResult> {
+    if (this.options.functions?.has(service)) {
+      return await this.options.functions.rollback(
+        service,
+        release,
+        progress,
+        actor,
+      );
+    }
+    await this.#docker();
+    const r = await this.deployer.rollback(service, release, progress);
+    return { ...r, kind: "service" };
+  }
+
+  async *logs(
+    service: string,
+    opts: { follow: boolean; tail?: number; signal?: AbortSignal },
+  ): AsyncIterable<string> {
+    if (this.options.functions?.has(service)) {
+      yield* this.options.functions.logs(service, opts);
+      return;
+    }
+    await this.#docker();
+    yield* this.deployer.logs(service, opts);
+  }
+
+  /** True once start() ran and stop() did not. */
+  get started(): boolean {
+    return this.#started;
+  }
+}
+
+async function hasDockerfile(dir: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(`${dir}/Dockerfile`)).isFile;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+/**
+ * The spec reader of the composition root. Until lib/spec exports
+ * `readSpec`, a directory with a Dockerfile is refused with a clear error.
+ */
+export function readSpecForDeploy(
+  _config: ResolvedConfig,
+  _home: string,
+): ReadSpec {
+  return (dir) =>
+    Promise.reject(
+      new InputError(
+        `cannot read the spec of ${dir}: the mypaas.* comment parser is not wired in yet`,
+      ),
+    );
+}
