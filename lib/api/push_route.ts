@@ -1,0 +1,138 @@
+/**
+ * @module
+ * `POST /daemon/push`: authenticate (token, sig1) before reading the body,
+ * read at most `server.max_upload` bytes, check sig2 over them, unpack into
+ * a fresh directory under `<data_dir>/tmp`, then deploy while streaming the
+ * progress. Every refusal happens before the deploy, with a 4xx status.
+ */
+import type { Hono } from "hono";
+import { extractArchive } from "../archive/mod.ts";
+import { InputError } from "../errors.ts";
+import type { ApiContext } from "./app.ts";
+import { progressResponse } from "./progress_stream.ts";
+import { takePushOptions, toDeployOptions } from "./push_options.ts";
+
+/** Adds the push route. */
+export function registerPush(app: Hono, ctx: ApiContext): void {
+  app.post("/daemon/push", async (c) => {
+    const { deps, auth, log } = ctx;
+    const req = c.req.raw;
+    const url = new URL(req.url);
+    const claimed = url.searchParams.get("id") ?? "";
+    const refuse = async (err: unknown): Promise<never> => {
+      await deps.audit.record({
+        action: "push",
+        actor: claimed ? `unverified:${claimed.slice(0, 20)}` : "anonymous",
+        result: "refused",
+        error: (err as Error).message,
+      }).catch((e) => log.error(`audit: ${e}`));
+      throw err;
+    };
+    const caller = await auth.caller(url.searchParams).catch(refuse);
+    const actor = caller.fingerprint;
+    const refuseAs = async (err: unknown): Promise<never> => {
+      await deps.audit.record({
+        action: "push",
+        actor,
+        result: "refused",
+        error: (err as Error).message,
+      }).catch((e) => log.error(`audit: ${e}`));
+      throw err;
+    };
+    const { maxUpload, maxUnpacked, maxUploadFiles } = deps.config.server;
+    const body = await readCapped(req, maxUpload).catch(refuseAs);
+    await auth.checkBody(caller, url.searchParams, body).catch(refuseAs);
+    const tmp = ctx.tmpDir();
+    await Deno.mkdir(tmp, { recursive: true, mode: 0o700 });
+    const dir = await Deno.makeTempDir({ dir: tmp, prefix: "push_" });
+    let unpacked;
+    let opts;
+    try {
+      unpacked = extractArchive(body, dir, {
+        maxBytes: maxUnpacked,
+        maxFiles: maxUploadFiles,
+      });
+      opts = await takePushOptions(dir);
+    } catch (err) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      return await refuseAs(err);
+    }
+    await deps.audit.record({ action: "push", actor, result: "ok" });
+    log.info(
+      `push by ${actor}: ${unpacked.files} files, ${unpacked.bytes} bytes`,
+    );
+    return progressResponse(
+      "deploy",
+      async (progress) => {
+        progress(`Signature validated with public key (fingerprint ${actor}).`);
+        progress(
+          `Unpacked ${unpacked.files} files (${unpacked.bytes} bytes, ${unpacked.format}).`,
+        );
+        try {
+          const result = await deps.platform.deploy(
+            dir,
+            toDeployOptions(opts, actor),
+            progress,
+          );
+          await deps.audit.record({
+            action: "deploy",
+            actor,
+            service: result.service,
+            release: result.release,
+            result: result.ok ? "ok" : "failed",
+            ...(result.error ? { error: result.error } : {}),
+          });
+          return result.ok
+            ? { ok: true, release: result.release }
+            : { ok: false, error: result.error ?? "deploy failed" };
+        } catch (err) {
+          await deps.audit.record({
+            action: "deploy",
+            actor,
+            result: "failed",
+            error: (err as Error).message,
+          });
+          throw err;
+        } finally {
+          await Deno.remove(dir, { recursive: true }).catch(() => {});
+        }
+      },
+      (err) => log.error(`deploy by ${actor}: ${(err as Error).stack ?? err}`),
+    );
+  });
+}
+
+/** Reads a request body, refusing (413) more than `max` bytes. */
+export async function readCapped(
+  req: Request,
+  max: number,
+): Promise<Uint8Array> {
+  const tooLarge = () =>
+    new InputError(
+      `Upload is larger than ${max} bytes (server.max_upload); add big files to .dockerignore`,
+      { status: 413 },
+    );
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  if (declared > max) throw tooLarge();
+  if (!req.body) return new Uint8Array();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  const reader = req.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,273 @@
+import { strToU8, zipSync } from "fflate";
+import { ApiClient, readStream } from "../lib/api/client.ts";
+import { PUSH_OPTIONS_FILE } from "../lib/api/push_options.ts";
+import { InputError } from "../lib/errors.ts";
+import { makeToken, PrivateKey } from "../lib/keys/mod.ts";
+import { makeApi } from "./_api_helpers.ts";
+import { assert, assertEquals, assertStringIncludes } from "./_push_assert.ts";
+
+const key = await PrivateKey.generate();
+const fixture = JSON.parse(
+  await Deno.readTextFile(
+    new URL("./fixtures/keys/mypaas_rsa.json", import.meta.url),
+  ),
+) as Record<string, string>;
+const mypaasKey = await PrivateKey.fromPem(fixture.private_plain!);
+const APP = zipSync({
+  "Dockerfile": strToU8("FROM busybox\n# mypaas.service=web\n"),
+  "index.html": strToU8("hi"),
+});
+
+/** A push URL signed the MyPaas way (token and body), with overrides. */
+async function pushUrl(
+  k: PrivateKey,
+  time: number,
+  body: Uint8Array,
+  o: { token?: string; sig2Body?: Uint8Array; id?: string } = {},
+) {
+  const token = o.token ?? makeToken(time);
+  const sig1 = await k.sign(new TextEncoder().encode(token));
+  const sig2 = await k.sign(o.sig2Body ?? body);
+  // MyPaas: base64.encodebytes (76-column lines) then urllib quote().
+  const wrap = (s: string) =>
+    encodeURIComponent(s.match(/.{1,76}/g)!.join("\n") + "\n");
+  return `https://paas.test/daemon/push?id=${
+    o.id ?? k.fingerprint
+  }&token=${token}&sig1=${wrap(sig1)}&sig2=${wrap(sig2)}`;
+}
+
+Deno.test("GET /daemon/time answers the server's Unix time", async () => {
+  await using api = await makeApi([key]);
+  const r = await api.app.request("/daemon/time");
+  assertEquals(await r.text(), "1700000000");
+});
+
+Deno.test("a push with a fresh signed token deploys and streams an ok marker", async () => {
+  await using api = await makeApi([key]);
+  const zip = zipSync({
+    "Dockerfile": strToU8("FROM x"),
+    [PUSH_OPTIONS_FILE]: strToU8(
+      JSON.stringify({ domains: ["f.test"], env: ["A=1"] }),
+    ),
+  });
+  const client = new ApiClient({ server: "paas.test", key, fetch: api.fetch });
+  const sent: number[] = [];
+  const res = await client.push(zip, (s) => sent.push(s));
+  assertEquals(res.status, 200);
+  const lines: string[] = [];
+  const end = await readStream(res, (l) => lines.push(l));
+  assertEquals(end, { status: "ok", detail: "release 3" });
+  assertStringIncludes(lines.join("\n"), "Step 1/2");
+  assertEquals(sent.at(-1), zip.length);
+  assertEquals(api.platform.deploys.length, 1);
+  assertEquals(api.platform.deploys[0]!.files, ["Dockerfile"]);
+  assertEquals(api.platform.deploys[0]!.opts, {
+    domains: ["f.test"],
+    env: ["A=1"],
+    actor: key.fingerprint,
+  });
+  assertEquals(
+    api.audit.events.map((e) => `${e.action}:${e.result}:${e.release ?? ""}`),
+    [
+      "push:ok:",
+      "deploy:ok:3",
+    ],
+  );
+  assertEquals(api.audit.events[1]!.actor, key.fingerprint);
+  // The unpacked upload is gone afterwards.
+  const left = [...Deno.readDirSync(`${api.dataDir}/tmp`)];
+  assertEquals(left.length, 0);
+});
+
+Deno.test("a MyPaas RSA key pushes with MyPaas's URL form", async () => {
+  await using api = await makeApi([mypaasKey]);
+  const res = await api.app.request(
+    await pushUrl(mypaasKey, 1_700_000_000, APP),
+    {
+      method: "POST",
+      body: APP,
+    },
+  );
+  assertEquals(res.status, 200);
+  const end = await readStream(res, () => {});
+  assertEquals(end.status, "ok");
+  assertEquals(api.platform.deploys[0]!.files, ["Dockerfile", "index.html"]);
+});
+
+async function refused(
+  api: Awaited<ReturnType<typeof makeApi>>,
+  url: string,
+  body: BodyInit,
+  status: number,
+  includes: string,
+) {
+  const res = await api.app.request(url, { method: "POST", body });
+  const text = await res.text();
+  assertEquals(res.status, status, text);
+  assertStringIncludes(text, includes);
+  assertEquals(api.platform.deploys.length, 0, "deploy must not be called");
+  assertEquals(api.audit.events.at(-1)?.result, "refused");
+}
+
+Deno.test("a replayed push is refused with 403 and deploys once", async () => {
+  await using api = await makeApi([key]);
+  const url = await pushUrl(key, 1_700_000_000, APP);
+  const first = await api.app.request(url, { method: "POST", body: APP });
+  await readStream(first, () => {});
+  assertEquals(api.platform.deploys.length, 1);
+  api.platform.deploys = [];
+  api.clock.now += 2000;
+  await refused(api, url, APP, 403, "already used");
+});
+
+Deno.test("an expired token is refused with 403", async () => {
+  await using api = await makeApi([key]);
+  const url = await pushUrl(key, 1_700_000_000, APP);
+  api.clock.now += 6000;
+  await refused(api, url, APP, 403, "expired");
+  await refused(
+    api,
+    await pushUrl(key, 1_700_000_010, APP),
+    APP,
+    403,
+    "expired",
+  );
+});
+
+Deno.test("an unknown key is refused with 403", async () => {
+  await using api = await makeApi([key]);
+  const other = await PrivateKey.generate();
+  await refused(
+    api,
+    await pushUrl(other, 1_700_000_000, APP),
+    APP,
+    403,
+    "unknown key",
+  );
+  // A known id with another key's signature.
+  await refused(
+    api,
+    await pushUrl(other, 1_700_000_000, APP, { id: key.fingerprint }),
+    APP,
+    403,
+    "token signature",
+  );
+});
+
+Deno.test("a tampered body is refused with 403", async () => {
+  await using api = await makeApi([key]);
+  const tampered = zipSync({ "Dockerfile": strToU8("FROM evil") });
+  await refused(
+    api,
+    await pushUrl(key, 1_700_000_000, APP),
+    tampered,
+    403,
+    "payload signature",
+  );
+});
+
+Deno.test("a zip with ../ entries is refused with 400", async () => {
+  await using api = await makeApi([key]);
+  const evil = zipSync({ "../../etc/cron.d/x": strToU8("* * * * * root sh") });
+  await refused(
+    api,
+    await pushUrl(key, 1_700_000_000, evil),
+    evil,
+    400,
+    "leaves the directory",
+  );
+});
+
+Deno.test("a zip bomb is refused with 413", async () => {
+  await using api = await makeApi([key], ['max_unpacked = "1M"']);
+  const bomb = zipSync({ "zeros": new Uint8Array(16 << 20) }, { level: 9 });
+  await refused(
+    api,
+    await pushUrl(key, 1_700_000_000, bomb),
+    bomb,
+    413,
+    "max_unpacked",
+  );
+});
+
+Deno.test("an oversized upload is refused with 413, streamed or declared", async () => {
+  await using api = await makeApi([key], ['max_upload = "64K"']);
+  const big = zipSync({
+    "r": crypto.getRandomValues(new Uint8Array(60_000)),
+    "s": crypto.getRandomValues(new Uint8Array(60_000)),
+  }, { level: 0 });
+  const url = await pushUrl(key, 1_700_000_000, big);
+  const stream = new ReadableStream({
+    start(c) {
+      c.enqueue(big);
+      c.close();
+    },
+  });
+  await refused(api, url, stream, 413, "max_upload");
+  await refused(
+    api,
+    await pushUrl(key, 1_700_000_000, big),
+    big,
+    413,
+    "max_upload",
+  );
+});
+
+Deno.test("a failed deploy streams a failed marker; bad input a refused one", async () => {
+  await using api = await makeApi([key]);
+  api.platform.result = {
+    ok: false,
+    service: "web",
+    kind: "service",
+    release: 2,
+    error: "build failed: exit 1",
+  };
+  let res = await api.app.request(await pushUrl(key, 1_700_000_000, APP), {
+    method: "POST",
+    body: APP,
+  });
+  assertEquals(await readStream(res, () => {}), {
+    status: "failed",
+    detail: "build failed: exit 1",
+  });
+  assertEquals(api.audit.events.at(-1)?.result, "failed");
+  api.platform.result = new InputError(
+    "Dockerfile:2: mypaas.port must be a number",
+  );
+  res = await api.app.request(await pushUrl(key, 1_700_000_000, APP), {
+    method: "POST",
+    body: APP,
+  });
+  const end = await readStream(res, () => {});
+  assertEquals(end.status, "refused");
+  assertStringIncludes(end.detail, "mypaas.port");
+  api.platform.result = new Error("secret internal path /root/x");
+  res = await api.app.request(await pushUrl(key, 1_700_000_000, APP), {
+    method: "POST",
+    body: APP,
+  });
+  const text = await res.text();
+  assert(!text.includes("/root/x"), text);
+  assertStringIncludes(text, "mypaas: deploy failed: internal error");
+});
+
+Deno.test("authorized_keys edits apply without a restart", async () => {
+  await using api = await makeApi([]);
+  await refused(
+    api,
+    await pushUrl(key, 1_700_000_000, APP),
+    APP,
+    403,
+    "unknown key",
+  );
+  await Deno.writeTextFile(
+    `${api.dataDir}/authorized_keys`,
+    `${key.publicKey.text}\n`,
+  );
+  const res = await api.app.request(await pushUrl(key, 1_700_000_000, APP), {
+    method: "POST",
+    body: APP,
+  });
+  assertEquals(res.status, 200);
+  await res.body?.cancel();
+});
