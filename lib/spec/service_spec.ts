@@ -115,27 +115,22 @@ export function parseServiceSpec(
   return spec;
 }
 
-/** Checks between keys: request within the limits, sticky or hash. */
+/**
+ * Checks between keys: a request within its limits. (sticky and hash may be
+ * combined: the hash picks a client's first replica, the cookie keeps it.)
+ */
 function checkTogether(
   spec: ServiceSpec,
   kv: ReturnType<typeof collectKeys>,
   file: string,
 ): void {
-  const line = (k: "request" | "hash") => kv[k]?.[0]?.line ?? 0;
-  if (spec.sticky && spec.hash) {
-    throw new SpecError(
-      { file, line: line("hash"), key: "hash" },
-      `cannot be combined with mypaas.sticky (line ${
-        kv.sticky![0]!.line
-      }): pick one way to pin clients`,
-    );
-  }
+  const line = () => kv.request?.[0]?.line ?? 0;
   const req = spec.request;
   if (
     req?.cpu !== undefined && spec.maxcpu !== undefined && req.cpu > spec.maxcpu
   ) {
     throw new SpecError(
-      { file, line: line("request"), key: "request" },
+      { file, line: line(), key: "request" },
       `asks for cpu=${req.cpu}, more than mypaas.maxcpu=${spec.maxcpu}`,
     );
   }
@@ -143,7 +138,7 @@ function checkTogether(
     req?.mem !== undefined && spec.maxmem !== undefined && req.mem > spec.maxmem
   ) {
     throw new SpecError(
-      { file, line: line("request"), key: "request" },
+      { file, line: line(), key: "request" },
       `asks for mem=${req.mem} bytes, more than mypaas.maxmem=${spec.maxmem}`,
     );
   }
