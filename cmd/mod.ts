@@ -7,6 +7,8 @@ import { Command } from "commander";
 import denoJson from "../deno.json" with { type: "json" };
 import { registerSpec } from "./spec.ts";
 import { registerServer } from "./server.ts";
+import { registerKeys } from "./keys.ts";
+import { registerPush } from "./push.ts";
 
 /** The mypaas version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -22,5 +24,7 @@ export function buildCli(): Command {
     .showHelpAfterError("(run with --help for usage)");
   registerSpec(program);
   registerServer(program);
+  registerKeys(program);
+  registerPush(program);
   return program;
 }

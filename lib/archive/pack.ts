@@ -12,6 +12,8 @@ import { contextFiles } from "../docker/mod.ts";
 export interface PackOptions {
   /** Extra ignore patterns on top of the directory's own. */
   extraIgnore?: string[];
+  /** Extra files to add (path -> bytes), e.g. the push options. */
+  extraFiles?: Record<string, Uint8Array>;
 }
 
 /** The ignore patterns of `dir` beyond `.dockerignore`: `.git` and mypaas.toml's. */
