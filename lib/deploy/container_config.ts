@@ -105,5 +105,7 @@ export function containerConfig(
     ...(req.cpu ? { cpuReservation: req.cpu } : {}),
     ...(req.mem ? { memoryReservation: req.mem } : {}),
     restart: "unless-stopped",
+    // an init as PID 1 passes SIGTERM on, so stops are quick and graceful
+    init: true,
   };
 }

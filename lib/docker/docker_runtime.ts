@@ -141,6 +141,7 @@ export class DockerRuntime implements ContainerRuntime {
           : 0,
         MemoryReservation: opts.memoryReservation ?? 0,
         RestartPolicy: { Name: opts.restart ?? "no" },
+        ...(opts.init ? { Init: true } : {}),
       },
     });
     return c.id;

@@ -45,6 +45,8 @@ export interface ContainerCreate {
   /** Memory reservation (soft limit) in bytes. */
   memoryReservation?: number;
   restart?: RestartPolicy;
+  /** Run a tiny init as PID 1 (signals reach the app, zombies are reaped). */
+  init?: boolean;
 }
 
 /** Container lifecycle states, as Docker names them. */
