@@ -3,7 +3,54 @@
  * each case is a file's text, the line its error must name (0 = the file as
  * a whole) and a substring of the message.
  */
-import type { SpecFlags } from "../lib/spec/mod.ts";
+import type { ServiceSpec, SpecFlags } from "../lib/spec/mod.ts";
+
+/** `[env]` the cases resolve bare env names against. */
+export const SECRETS = { SECRET: "s3cret" };
+/** HOME the cases expand `~` with. */
+export const HOME = "/home/tester";
+
+/** The resolved spec of tests/fixtures/spec/all_keys/Dockerfile. */
+export const ALL_KEYS: Omit<ServiceSpec, "file"> = {
+  kind: "service",
+  service: "my-app-v2",
+  urls: [
+    {
+      url: "https://example.com/api",
+      scheme: "https",
+      host: "example.com",
+      path: "/api",
+    },
+    {
+      url: "http://www.example.com",
+      scheme: "http",
+      host: "www.example.com",
+      path: "/",
+    },
+  ],
+  volumes: [
+    { source: "/home/tester/data", target: "/data", kind: "bind" },
+    { source: "/srv/shared", target: "/shared", kind: "bind" },
+    { source: "cache-vol", target: "/var/cache", kind: "volume" },
+  ],
+  env: { PLAIN: "hello world", SECRET: "s3cret", EMPTY: "" },
+  port: 8080,
+  publish: [
+    { hostPort: 5353, containerPort: 53, protocol: "udp" },
+    { hostPort: 2222, containerPort: 22, protocol: "tcp" },
+  ],
+  scale: { strategy: "safe", replicas: 3 },
+  healthcheck: { path: "/health", intervalMs: 10_000, timeoutMs: 2_000 },
+  liveness: { path: "/live", intervalMs: 30_000, timeoutMs: 500 },
+  readiness: { path: "/ready", intervalMs: 60_000, timeoutMs: 60_000 },
+  maxcpu: 1.5,
+  maxmem: 1.5 * 1024 ** 3,
+  request: { cpu: 0.25, mem: 128 * 1024 ** 2 },
+  autoscale: { min: 2, max: 6, cpuPct: 70, memPct: 80 },
+  sticky: { cookie: "SESSION", maxAgeS: 3600 },
+  hash: { by: "header", name: "x-tenant" },
+  idleMs: 300_000,
+};
 
 export interface Malformed {
   name: string;

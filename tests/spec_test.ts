@@ -6,53 +6,10 @@ import {
   SpecError,
 } from "../lib/spec/mod.ts";
 import { InputError } from "../lib/errors.ts";
-import { MALFORMED } from "./spec_cases.ts";
+import { exitCodeFor } from "../cmd/_exit.ts";
+import { ALL_KEYS, HOME, MALFORMED, SECRETS } from "./spec_cases.ts";
 
 const FIXTURES = new URL("./fixtures/spec/", import.meta.url);
-const SECRETS = { SECRET: "s3cret" };
-const HOME = "/home/tester";
-
-/** The resolved spec of tests/fixtures/spec/all_keys/Dockerfile. */
-export const ALL_KEYS: Omit<ServiceSpec, "file"> = {
-  kind: "service",
-  service: "my-app-v2",
-  urls: [
-    {
-      url: "https://example.com/api",
-      scheme: "https",
-      host: "example.com",
-      path: "/api",
-    },
-    {
-      url: "http://www.example.com",
-      scheme: "http",
-      host: "www.example.com",
-      path: "/",
-    },
-  ],
-  volumes: [
-    { source: "/home/tester/data", target: "/data", kind: "bind" },
-    { source: "/srv/shared", target: "/shared", kind: "bind" },
-    { source: "cache-vol", target: "/var/cache", kind: "volume" },
-  ],
-  env: { PLAIN: "hello world", SECRET: "s3cret", EMPTY: "" },
-  port: 8080,
-  publish: [
-    { hostPort: 5353, containerPort: 53, protocol: "udp" },
-    { hostPort: 2222, containerPort: 22, protocol: "tcp" },
-  ],
-  scale: { strategy: "safe", replicas: 3 },
-  healthcheck: { path: "/health", intervalMs: 10_000, timeoutMs: 2_000 },
-  liveness: { path: "/live", intervalMs: 30_000, timeoutMs: 500 },
-  readiness: { path: "/ready", intervalMs: 60_000, timeoutMs: 60_000 },
-  maxcpu: 1.5,
-  maxmem: 1.5 * 1024 ** 3,
-  request: { cpu: 0.25, mem: 128 * 1024 ** 2 },
-  autoscale: { min: 2, max: 6, cpuPct: 70, memPct: 80 },
-  sticky: { cookie: "SESSION", maxAgeS: 3600 },
-  hash: { by: "header", name: "x-tenant" },
-  idleMs: 300_000,
-};
 
 function service(text: string, file = "Dockerfile"): ServiceSpec {
   return parseServiceSpec(text, { file, env: SECRETS, home: HOME });
@@ -168,6 +125,7 @@ for (const c of MALFORMED) {
     }
     assert.ok(caught instanceof SpecError, `got ${caught}`);
     assert.ok(caught instanceof InputError);
+    assert.equal(exitCodeFor(caught), 2);
     assert.equal(caught.line, c.line, caught.message);
     assert.ok(
       caught.message.includes(c.expect),
