@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import { registerServerRun } from "./server_run.ts";
+import { registerServerInit } from "./server_init.ts";
 import { registerServerCtl } from "./server_ctl.ts";
 
 /** Adds `mypaas server ...`. */
@@ -13,5 +14,6 @@ export function registerServer(program: Command): void {
     "run and manage the daemon on this host",
   );
   registerServerRun(server);
+  registerServerInit(server);
   registerServerCtl(server);
 }
