@@ -84,3 +84,35 @@ Deno.test("logs stream lines; an unknown service is a 404", async () => {
   const missing = await client.request("GET", "logs", { service: "nope" });
   assertEquals(missing.status, 404);
 });
+
+Deno.test("AdminApi: start() clears leftover uploads; reload() follows a new data dir", async () => {
+  await using api = await makeApi([key]);
+  const { AdminApi } = await import("../lib/api/admin_api.ts");
+  const { resolveConfig } = await import("../lib/config/mod.ts");
+  await Deno.mkdir(`${api.dataDir}/tmp/push_old`, { recursive: true });
+  const admin = new AdminApi(api.config, {
+    platform: api.platform,
+    audit: api.audit,
+    clock: () => api.clock.now,
+  });
+  await admin.start();
+  assertEquals([...Deno.readDirSync(`${api.dataDir}/tmp`)].length, 0);
+  const client = new ApiClient({
+    server: "paas.test",
+    key,
+    fetch: ((i: string | URL | Request, init?: RequestInit) =>
+      admin.handler(new Request(i, init))) as typeof fetch,
+  });
+  assertEquals((await client.request("GET", "status")).status, 200);
+  const other = await Deno.makeTempDir({ prefix: "mypaas_api_" });
+  try {
+    await Deno.writeTextFile(`${other}/authorized_keys`, "");
+    await admin.reload(
+      resolveConfig(`[server]\ndata_dir = "${other}"\n`, { home: other }),
+    );
+    assertEquals((await client.request("GET", "status")).status, 403);
+  } finally {
+    await admin.stop();
+    await Deno.remove(other, { recursive: true });
+  }
+});

@@ -43,7 +43,11 @@ export interface ApiContext {
 /** Builds the API app. */
 export function createApiApp(deps: ApiDeps): Hono {
   const log = deps.log ?? silentLogger;
-  const auth = new Authenticator(deps.authorizedKeys, deps.clock);
+  // Through deps, so a reload that swaps the key file takes effect.
+  const auth = new Authenticator(
+    { get: (fp) => deps.authorizedKeys.get(fp) },
+    deps.clock,
+  );
   const ctx: ApiContext = {
     deps,
     auth,

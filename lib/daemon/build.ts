@@ -8,6 +8,7 @@ import { Daemon } from "./daemon.ts";
 import { FunctionsPlatform } from "./functions.ts";
 import { ContainerPlatform, readSpecForDeploy } from "./containers.ts";
 import { ControlServer } from "../api/control.ts";
+import { AdminApi } from "../api/admin_api.ts";
 
 /** Builds (but does not start) the daemon for a config. */
 export async function buildDaemon(config: ResolvedConfig): Promise<Daemon> {
@@ -35,6 +36,14 @@ export async function buildDaemon(config: ResolvedConfig): Promise<Daemon> {
       log: daemon.log.child("containers"),
       readSpec: readSpecForDeploy(config, Deno.env.get("HOME") ?? "/root"),
       functions,
+    }),
+  );
+  // The signed HTTPS API (/daemon/* on the admin domain); the proxy's
+  // Router serves it via router.setAdminHandler(admin.handler).
+  daemon.add(
+    new AdminApi(config, {
+      platform: containers,
+      log: daemon.log.child("api"),
     }),
   );
   // The local control socket, last: it serves once everything runs.
