@@ -27,6 +27,7 @@ import {
 import { InputError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { DeploySpec, ServiceSpec } from "../spec/types.ts";
+import { readSpec } from "../spec/mod.ts";
 import type {
   DeploymentStatus,
   DeployOptions,
@@ -259,18 +260,22 @@ async function hasDockerfile(dir: string): Promise<boolean> {
   }
 }
 
-/**
- * The spec reader of the composition root. Until lib/spec exports
- * `readSpec`, a directory with a Dockerfile is refused with a clear error.
- */
+/** The spec reader of the composition root: lib/spec's `readSpec`. */
 export function readSpecForDeploy(
-  _config: ResolvedConfig,
-  _home: string,
+  config: ResolvedConfig,
+  home: string,
 ): ReadSpec {
-  return (dir) =>
-    Promise.reject(
-      new InputError(
-        `cannot read the spec of ${dir}: the mypaas.* comment parser is not wired in yet`,
-      ),
-    );
+  return (dir, opts) =>
+    readSpec(dir, {
+      env: config.env,
+      home,
+      options: {
+        ...(opts.domains ? { domains: opts.domains } : {}),
+        ...(opts.env ? { env: opts.env } : {}),
+        ...(opts.skipOptimize !== undefined
+          ? { skipOptimize: opts.skipOptimize }
+          : {}),
+        ...(opts.entrypoint ? { entrypoint: opts.entrypoint } : {}),
+      },
+    });
 }

@@ -1,0 +1,276 @@
+/**
+ * The daemon as a real process: `deno run -A main.ts server run` with its
+ * own data dir, control socket and network. Killed with SIGKILL in the
+ * middle of a rolling deploy and restarted, it must leave the service
+ * wholly on one release and `list` must say which.
+ */
+import { ControlClient } from "../../lib/api/control_client.ts";
+import { assert, assertEquals } from "../_docker_contract.ts";
+import {
+  docker,
+  ensureBusyboxImage,
+  removeByLabel,
+  removeImages,
+  tryGet,
+  uniqueName,
+  writeHttpdApp,
+} from "./_images.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+async function daemonEnv() {
+  await ensureBusyboxImage();
+  const dir = await Deno.makeTempDir({ prefix: "mypaas-daemon-e2e-" });
+  const network = uniqueName("mypaas-d");
+  const service = uniqueName("kill");
+  const socket = `${dir}/ctl.sock`;
+  const configFile = `${dir}/config.toml`;
+  await Deno.writeTextFile(
+    configFile,
+    `[server]
+data_dir = "${dir}/data"
+control_socket = "${socket}"
+http_port = 0
+https_port = 0
+[docker]
+network = "${network}"
+volume_root = "${dir}/volumes"
+[proxy]
+drain_timeout = "200ms"
+[isolates]
+min_workers = 0
+`,
+  );
+  let child: Deno.ChildProcess | null = null;
+  const logs: string[] = [];
+  const start = async () => {
+    child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "main.ts", "server", "run", "--config", configFile],
+      cwd: ROOT,
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    (async () => {
+      const dec = new TextDecoder();
+      for await (const chunk of child!.stderr) logs.push(dec.decode(chunk));
+    })().catch(() => {});
+    const client = new ControlClient(socket);
+    const end = Date.now() + 60_000;
+    while (true) {
+      try {
+        await client.list();
+        break;
+      } catch (err) {
+        if (Date.now() > end) {
+          throw new Error(
+            `the daemon did not answer: ${err}\n${logs.join("")}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    client.close();
+  };
+  return {
+    dir,
+    network,
+    service,
+    socket,
+    configFile,
+    logs,
+    app: `${dir}/app`,
+    start,
+    kill9() {
+      child?.kill("SIGKILL");
+      return child?.status;
+    },
+    /** `mypaas ARGS --config FILE` as a process: exit code and output. */
+    async cli(...args: string[]) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "main.ts", ...args, "--config", configFile],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      return {
+        code: out.code,
+        stdout: dec.decode(out.stdout),
+        stderr: dec.decode(out.stderr),
+      };
+    },
+    async [Symbol.asyncDispose]() {
+      if (child) {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* already gone */ }
+        await child.status;
+      }
+      await removeByLabel(`mypaas.owner=${network}`);
+      await removeImages(`mypaas/${service}`);
+      await docker(["network", "rm", network], { allowFail: true });
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+function comments(service: string): string[] {
+  return [
+    `service=${service}`,
+    "scale=roll 2",
+    "healthcheck=/health 200ms 200ms",
+  ];
+}
+
+for (
+  const [moment, line, expected] of [
+    [
+      "one new container serves, both old exist",
+      (s: string) => `${s}-2-1 is ready and receives traffic`,
+      1,
+    ],
+    [
+      "both new containers serve, the last old one is draining",
+      (s: string) => `draining and stopping ${s}-1-2`,
+      2,
+    ],
+  ] as const
+) {
+  Deno.test(`e2e daemon: kill -9 during a rolling deploy (${moment}), restart: wholly on one release, and list says which`, async () => {
+    await using t = await daemonEnv();
+    await t.start();
+    const client = new ControlClient(t.socket);
+    try {
+      await writeHttpdApp(t.app, { body: "v1", comments: comments(t.service) });
+      const first = await client.deploy(t.app, {}, () => {});
+      assert(first.ok, first.error);
+      await writeHttpdApp(t.app, { body: "v2", comments: comments(t.service) });
+      const lines: string[] = [];
+      const killed = Promise.withResolvers<void>();
+      const deploying = client.deploy(t.app, {}, (l) => {
+        lines.push(l);
+        if (l === line(t.service)) {
+          t.kill9();
+          killed.resolve();
+        }
+      }).catch((err) => err);
+      await Promise.race([killed.promise, deploying]);
+      await t.kill9();
+      await deploying;
+      assert(
+        lines.includes(`${t.service}-2-1 is ready and receives traffic`),
+        lines.join("\n"),
+      );
+      const mixed = (await docker([
+        "ps",
+        "-a",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        `label=mypaas.owner=${t.network}`,
+      ])).stdout;
+      assert(
+        mixed.includes(`${t.service}-2-1`) &&
+          mixed.includes(`${t.service}-1-2`),
+        mixed,
+      );
+
+      await t.start();
+      const list = (await client.list()).find((s) => s.service === t.service);
+      assert(list, "list lost the service");
+      // incomplete new set: rolled back; complete and ready: finished
+      assertEquals(list.release, expected);
+      assertEquals(list.state, "running");
+      const want = list.release === 1 ? "v1" : "v2";
+      const names = (await docker([
+        "ps",
+        "-a",
+        "--format",
+        "{{.Names}} {{.State}}",
+        "--filter",
+        `label=mypaas.owner=${t.network}`,
+      ])).stdout.trim().split("\n").sort();
+      assertEquals(names, [
+        `${t.service}-${list.release}-1 running`,
+        `${t.service}-${list.release}-2 running`,
+      ]);
+      for (const n of [1, 2]) {
+        const ip = (await docker([
+          "inspect",
+          "-f",
+          `{{(index .NetworkSettings.Networks "${t.network}").IPAddress}}`,
+          `${t.service}-${list.release}-${n}`,
+        ])).stdout.trim();
+        assertEquals((await tryGet(`http://${ip}/`, 2000))?.body, want);
+      }
+      const cli = await t.cli("server", "list");
+      assertEquals(cli.code, 0, cli.stderr);
+      assert(
+        new RegExp(`${t.service}\\s+service\\s+${list.release}\\s+running`)
+          .test(
+            cli.stdout,
+          ),
+        cli.stdout,
+      );
+    } finally {
+      client.close();
+    }
+  });
+}
+
+Deno.test("e2e daemon: server deploy exits 0 on success, 1 on a failed build, 2 on bad input; rollback needs no build", async () => {
+  await using t = await daemonEnv();
+  await t.start();
+  await writeHttpdApp(t.app, {
+    body: "v1",
+    comments: [`service=${t.service}`, "healthcheck=/health 200ms 200ms"],
+  });
+  const ok = await t.cli("server", "deploy", t.app);
+  assertEquals(ok.code, 0, ok.stderr + ok.stdout);
+  assert(ok.stdout.includes(`deploy ok: ${t.service} release 1`), ok.stdout);
+  await writeHttpdApp(t.app, {
+    body: "v2",
+    comments: [`service=${t.service}`],
+    extra: ["RUN exit 3"],
+  });
+  const failed = await t.cli("server", "deploy", t.app);
+  assertEquals(failed.code, 1, failed.stderr + failed.stdout);
+  assert(failed.stderr.includes("build failed"), failed.stderr);
+  assert(failed.stdout.includes("exit 3"), failed.stdout);
+  await writeHttpdApp(t.app, {
+    body: "v2",
+    comments: [`service=${t.service}`, "scale=sometimes"],
+  });
+  const bad = await t.cli("server", "deploy", t.app);
+  assertEquals(bad.code, 2, bad.stderr);
+  assert(bad.stderr.includes("mypaas.scale"), bad.stderr);
+  await writeHttpdApp(t.app, {
+    body: "v2",
+    comments: [`service=${t.service}`, "healthcheck=/health 200ms 200ms"],
+  });
+  assertEquals((await t.cli("server", "deploy", t.app)).code, 0);
+  const rb = await t.cli("server", "rollback", t.service);
+  assertEquals(rb.code, 0, rb.stderr);
+  assert(
+    rb.stdout.includes("(no build)") && !rb.stdout.includes("Step "),
+    rb.stdout,
+  );
+  const ip = (await docker([
+    "inspect",
+    "-f",
+    `{{(index .NetworkSettings.Networks "${t.network}").IPAddress}}`,
+    `${t.service}-1-1`,
+  ])).stdout.trim();
+  assertEquals((await tryGet(`http://${ip}/`))?.body, "v1");
+  const logs = await t.cli("server", "logs", t.service);
+  assertEquals(logs.code, 0, logs.stderr);
+  const gone = await t.cli("server", "remove", "no-such-service");
+  assertEquals(gone.code, 2, gone.stderr);
+  const rm = await t.cli("server", "remove", t.service);
+  assertEquals(rm.code, 0, rm.stderr);
+  assertEquals(
+    (await docker(["ps", "-aq", "--filter", `label=mypaas.owner=${t.network}`]))
+      .stdout.trim(),
+    "",
+  );
+});
