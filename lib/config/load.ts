@@ -49,6 +49,15 @@ export function resolveConfig(
   const values: Record<string, Record<string, unknown>> = {};
   for (const [section, body] of Object.entries(raw)) {
     if (section === "env") continue;
+    const tables = Array.isArray(body) && body.length > 0 &&
+      body.every(isTable); // [[section]]
+    if (!isTable(body) && !tables) {
+      throw new ConfigError(
+        `${file}:${
+          findLine(text, "", section)
+        }: key "${section}" is outside any section; put it under its [section] header`,
+      );
+    }
     if (!(section in SCHEMA)) {
       throw new ConfigError(
         `${where(section)}: unknown section [${section}]; known: ${
@@ -253,21 +262,26 @@ function describe(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
-/** The 1-based line of `key` inside `[section]` (or of the header itself). */
+/**
+ * The 1-based line of `key` inside `[section]` (or of the header itself).
+ * Section "" is the top level, before any header.
+ */
 export function findLine(text: string, section: string, key?: string): number {
   const lines = text.split("\n");
   let current = "";
   let headerLine = 1;
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n]!.trim();
-    const header = /^\[\s*([^\]\s]+)\s*\]/.exec(line);
+    // [section], [[section]], [ "section" ] and sub-tables [section.key]
+    const header = /^\[\[?\s*([^\]]+?)\s*\]/.exec(line);
     if (header) {
-      current = header[1]!;
+      current = header[1]!.replace(/["']/g, "").replace(/\s*\.\s*/g, ".");
       if (current === section) headerLine = n + 1;
+      if (key !== undefined && current === `${section}.${key}`) return n + 1;
       continue;
     }
     if (current === section && key !== undefined) {
-      const k = /^("?)([^"=\s]+)\1\s*=/.exec(line);
+      const k = /^(["']?)([^"'=\s]+)\1\s*=/.exec(line);
       if (k && k[2] === key) return n + 1;
     }
   }
@@ -294,14 +308,16 @@ export async function loadConfig(
     home: string;
   },
 ): Promise<ResolvedConfig> {
-  const path = configPath(opts.flag, opts.envVar, opts.home);
+  // An empty MYPAAS_CONFIG counts as unset, as shells make it easy to have.
+  const envVar = opts.envVar || undefined;
+  const path = configPath(opts.flag, envVar, opts.home);
   let text: string;
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
     if (
       err instanceof Deno.errors.NotFound && opts.flag === undefined &&
-      opts.envVar === undefined
+      envVar === undefined
     ) {
       return resolveConfig("", { home: opts.home });
     }
