@@ -198,7 +198,12 @@ async function register(
 ): Promise<void> {
   ctx.traffic.setService(spec);
   for (const r of set) {
-    const ready = await waitReplicaReady(ctx, spec, r.id);
+    const ready = await waitReplicaReady(
+      ctx,
+      spec,
+      r.id,
+      Math.min(ctx.readyTimeoutMs, 10_000),
+    );
     if (ready.ok) await addTraffic(ctx, spec, r);
     else ctx.log.warn(`${r.name} is not ready after recovery: ${ready.why}`);
   }
