@@ -166,7 +166,10 @@ export async function raw(
   let head = `${opts.method ?? "GET"} ${opts.path ?? "/"} HTTP/1.1\r\n` +
     `host: ${opts.host}\r\nconnection: close\r\n`;
   const headers = { ...opts.headers };
-  if (opts.body && !("content-length" in headers)) {
+  if (
+    opts.body && !("content-length" in headers) &&
+    !("transfer-encoding" in headers)
+  ) {
     headers["content-length"] = String(bodyLen);
   }
   for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
@@ -187,25 +190,37 @@ export async function raw(
   return parseResponse(text);
 }
 
+/** Reads until EOF or until the answer is complete (servers may linger). */
 async function readAll(conn: Deno.Conn): Promise<string> {
-  const chunks: Uint8Array[] = [];
+  const dec = new TextDecoder();
+  let text = "";
   const buf = new Uint8Array(16384);
   try {
     for (;;) {
       const n = await conn.read(buf);
       if (n === null) break;
-      chunks.push(buf.slice(0, n));
+      text += dec.decode(buf.subarray(0, n), { stream: true });
+      if (complete(text)) break;
     }
   } catch {
     // reset by peer after the answer
   }
-  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    all.set(c, o);
-    o += c.length;
+  return text;
+}
+
+function complete(text: string): boolean {
+  const end = text.indexOf("\r\n\r\n");
+  if (end < 0) return false;
+  const head = text.slice(0, end).toLowerCase();
+  const len = /\r\ncontent-length: *(\d+)/.exec(head);
+  if (len) {
+    return new TextEncoder().encode(text.slice(end + 4)).length >=
+      Number(len[1]);
   }
-  return new TextDecoder().decode(all);
+  if (/\r\ntransfer-encoding: *chunked/.test(head)) {
+    return text.endsWith("\r\n0\r\n\r\n") || text.endsWith("\n0\r\n\r\n");
+  }
+  return / (1\d\d|204|304) /.test(head.split("\r\n")[0]!);
 }
 
 function parseResponse(text: string): RawResponse {

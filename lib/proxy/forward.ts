@@ -86,7 +86,6 @@ export async function forwardToPool(
         t.release();
         if (trip.tripped) return errorPage(trip.tripped.status);
         if (ac.signal.aborted) return errorPage(504);
-        if (req.signal.aborted) return errorPage(502);
         pool.eject(t);
         tried.add(t);
         if (retryable) continue;

@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { raw, spec, startBackend, startProxy } from "./_proxy_helpers.ts";
+
+async function until(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+Deno.test("active health checks take a failing replica out and back in", async () => {
+  let healthy = true;
+  const p = await startProxy();
+  const a = startBackend(
+    "a",
+    (req) =>
+      new URL(req.url).pathname === "/health"
+        ? new Response(null, { status: healthy ? 204 : 500 })
+        : new Response("a"),
+  );
+  const b = startBackend("b");
+  try {
+    p.router.setService(spec("svc", ["http://s.test/"], {
+      healthcheck: { path: "/health", intervalMs: 30, timeoutMs: 500 },
+    }));
+    p.router.addUpstream("svc", { id: "a", url: a.url });
+    p.router.addUpstream("svc", { id: "b", url: b.url });
+    const pool = p.router.pool("svc")!;
+    healthy = false;
+    await until(() => pool.usable().length === 1);
+    for (let i = 0; i < 4; i++) {
+      assert.equal((await raw(p.port, { host: "s.test" })).body, "b");
+    }
+    healthy = true;
+    await until(() => pool.usable().length === 2);
+  } finally {
+    await p.stop();
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("a connection error ejects the replica and an idempotent request is retried", async () => {
+  const p = await startProxy();
+  const dead = startBackend("dead");
+  await dead.close(); // its port now refuses connections
+  const live = startBackend("live");
+  try {
+    p.router.setService(spec("svc", ["http://s.test/"]));
+    p.router.addUpstream("svc", { id: "dead", url: dead.url });
+    p.router.addUpstream("svc", { id: "live", url: live.url });
+    for (let i = 0; i < 4; i++) {
+      const r = await raw(p.port, { host: "s.test" });
+      assert.equal(r.status, 200);
+      assert.equal(r.body, "live");
+    }
+    assert.deepEqual(p.router.pool("svc")!.usable().map((t) => t.id), ["live"]);
+  } finally {
+    await p.stop();
+    await live.close();
+  }
+});
+
+Deno.test("a POST with a body is not retried: 502 after a connection error", async () => {
+  const p = await startProxy();
+  const dead = startBackend("dead");
+  await dead.close();
+  try {
+    p.router.setService(spec("svc", ["http://s.test/"]));
+    p.router.addUpstream("svc", { id: "dead", url: dead.url });
+    const r = await raw(p.port, {
+      host: "s.test",
+      method: "POST",
+      body: ["x"],
+    });
+    assert.equal(r.status, 502);
+  } finally {
+    await p.stop();
+  }
+});
+
+Deno.test("with no healthy replica a request waits for one, then gets it", async () => {
+  const p = await startProxy({ proxy: { unavailableWait: 3000 } });
+  const late = startBackend("late");
+  try {
+    p.router.setService(spec("svc", ["http://s.test/"]));
+    const pending = raw(p.port, { host: "s.test" });
+    setTimeout(
+      () => p.router.addUpstream("svc", { id: "l", url: late.url }),
+      100,
+    );
+    const r = await pending;
+    assert.equal(r.status, 200);
+    assert.equal(r.body, "late");
+  } finally {
+    await p.stop();
+    await late.close();
+  }
+});
+
+Deno.test("with no healthy replica a request gets 503 after unavailableWait", async () => {
+  const p = await startProxy({ proxy: { unavailableWait: 150 } });
+  try {
+    p.router.setService(spec("svc", ["http://s.test/"]));
+    const t0 = Date.now();
+    const r = await raw(p.port, { host: "s.test" });
+    assert.equal(r.status, 503);
+    assert.ok(Date.now() - t0 >= 140, "it waited");
+    assert.ok(!r.body.includes("svc"), "generic page");
+  } finally {
+    await p.stop();
+  }
+});
