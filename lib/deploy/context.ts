@@ -91,6 +91,10 @@ export async function startReplica(
     }
     await ctx.runtime.remove(stale.id, { force: true });
   }
+  // created lazily: a daemon that never runs a container leaves no network
+  await ctx.runtime.ensureNetwork(ctx.config.docker.network, {
+    [LABEL.owner]: ctx.owner,
+  });
   const labels = {
     ...await releaseLabels(ctx.owner, spec, release),
     [LABEL.deployState]: deployState,

@@ -62,11 +62,8 @@ export class Deployer {
    * Start-up: finishes or rolls back deploys the daemon died in and puts
    * every serving container back into traffic.
    */
-  async recover(): Promise<RecoveryOutcome[]> {
-    await this.ctx.runtime.ensureNetwork(this.ctx.config.docker.network, {
-      [LABEL.owner]: this.ctx.owner,
-    });
-    return await recoverAll(this.ctx, this.markers);
+  recover(): Promise<RecoveryOutcome[]> {
+    return recoverAll(this.ctx, this.markers);
   }
 
   /** Builds `dir` and rolls `spec` out as a new release. */
@@ -91,9 +88,6 @@ export class Deployer {
     const { ctx } = this;
     ctx.traffic.checkUrls(spec.service, spec.urls);
     await checkVolumes(spec, ctx.config);
-    await ctx.runtime.ensureNetwork(ctx.config.docker.network, {
-      [LABEL.owner]: ctx.owner,
-    });
     const old = await serviceReplicas(ctx, spec.service);
     const current = currentRelease(old);
     const release = await nextRelease(ctx, spec.service);
