@@ -46,7 +46,22 @@ export class ApiClient {
 
   constructor(readonly opts: ClientOptions) {
     this.base = serverBase(opts.server) + "/daemon";
-    this.#fetch = opts.fetch ?? fetch;
+    const inner = opts.fetch ?? fetch;
+    const base = this.base;
+    this.#fetch =
+      (async (input: string | URL | Request, init?: RequestInit) => {
+        try {
+          return await inner(input, init);
+        } catch (err) {
+          const cause = (err as Error).cause as Error | undefined;
+          throw new Error(
+            `Could not reach ${base}: ${
+              cause?.message ?? (err as Error).message
+            }`,
+            { cause: err },
+          );
+        }
+      }) as typeof fetch;
   }
 
   /** The server's Unix time in seconds. */
