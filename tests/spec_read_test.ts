@@ -241,3 +241,10 @@ Deno.test(`mypaas spec exits 2 with file:line for ${CLI_CASES.length} malformed 
     assert.deepStrictEqual(failures, []);
   });
 });
+
+Deno.test("examples/hello-function answers fetch() with its path", async () => {
+  const mod = await import("../examples/hello-function/main.ts");
+  const res = await mod.default.fetch(new Request("http://x/abc"));
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), "Hello from mypaas at /abc\n");
+});
