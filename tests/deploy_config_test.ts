@@ -1,11 +1,12 @@
 import {
+  checkPublish,
   checkVolumes,
   containerConfig,
   latestBases,
   readIgnoreList,
 } from "../lib/deploy/mod.ts";
 import { InputError } from "../lib/errors.ts";
-import { assertEquals, assertRejects } from "./_docker_contract.ts";
+import { assert, assertEquals, assertRejects } from "./_docker_contract.ts";
 import { makeSpec, testConfig } from "./_deploy_fixture.ts";
 
 const config = testConfig("/srv/mypaas", { volumeRoot: "/srv" });
@@ -135,5 +136,35 @@ Deno.test("readIgnoreList() reads mypaas.toml ignore and rejects a bad one", asy
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkPublish() allows publish only when one container at a time holds the port", () => {
+  const publish = [{
+    hostPort: 8081,
+    containerPort: 80,
+    protocol: "tcp" as const,
+  }];
+  checkPublish(makeSpec("w", { publish }));
+  checkPublish(
+    makeSpec("w", { publish, scale: { strategy: "safe", replicas: 1 } }),
+  );
+  for (
+    const scale of [
+      { strategy: "rolling" as const, replicas: 1 },
+      { strategy: "safe" as const, replicas: 2 },
+    ]
+  ) {
+    let err: unknown;
+    try {
+      checkPublish(makeSpec("w", { file: "app/Dockerfile", publish, scale }));
+    } catch (e) {
+      err = e;
+    }
+    assert(err instanceof InputError, String(err));
+    assert(
+      err.message.startsWith("app/Dockerfile: mypaas.publish"),
+      err.message,
+    );
   }
 });

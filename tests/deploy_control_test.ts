@@ -214,3 +214,21 @@ Deno.test("ControlClient says no daemon listens when the socket is missing or st
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("control app sends the headers of a followed log at once, even before a line", async () => {
+  const quiet: Platform = {
+    ...new ScriptedPlatform(),
+    logs: async function* (_s: string, opts: { signal?: AbortSignal }) {
+      await new Promise<void>((r) =>
+        opts.signal?.addEventListener("abort", () => r())
+      );
+      yield* [];
+    },
+  } as unknown as Platform;
+  const app = createControlApp(quiet);
+  const start = Date.now();
+  const res = await app.request("/logs?service=web&follow=1");
+  assertEquals(res.status, 200);
+  assert(Date.now() - start < 2000);
+  await res.body?.cancel();
+});

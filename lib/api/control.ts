@@ -82,17 +82,26 @@ export function createControlApp(platform: Platform, log?: Logger): Hono {
       signal: ctl.signal,
       ...(tail !== undefined && Number.isInteger(tail) ? { tail } : {}),
     })[Symbol.asyncIterator]();
-    // pull the first line now so that "no such service" is a 404, not a stream
-    const first = await it.next();
+    // wait briefly for the first line so that "no such service" is a 404,
+    // not a stream; a quiet container still gets its headers at once
+    let pending: Promise<IteratorResult<string>> | null = it.next();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const first = await Promise.race([
+      pending,
+      new Promise<null>((r) => timer = setTimeout(() => r(null), 300)),
+    ]);
+    clearTimeout(timer);
+    if (first) pending = null;
     const enc = new TextEncoder();
     const body = new ReadableStream<Uint8Array>({
       start(ctrl) {
-        if (!first.done) ctrl.enqueue(enc.encode(first.value + "\n"));
-        else ctrl.close();
+        if (first?.done) ctrl.close();
+        else if (first) ctrl.enqueue(enc.encode(first.value + "\n"));
       },
       async pull(ctrl) {
-        if (first.done) return;
-        const n = await it.next();
+        if (first?.done) return;
+        const n = await (pending ?? it.next());
+        pending = null;
         if (n.done) ctrl.close();
         else ctrl.enqueue(enc.encode(n.value + "\n"));
       },

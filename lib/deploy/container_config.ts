@@ -53,6 +53,22 @@ export async function checkVolumes(
   }
 }
 
+/**
+ * A published host port can be bound by one container at a time, so a spec
+ * with `publish` must replace its one container (recreate, or `safe 1`).
+ */
+export function checkPublish(spec: ServiceSpec): void {
+  if (!spec.publish.length) return;
+  const { strategy, replicas } = spec.scale;
+  if (strategy === "rolling" || (strategy === "safe" && replicas > 1)) {
+    throw new InputError(
+      `${spec.file}: mypaas.publish binds host ports, which only one container can hold: use scale 0 (or safe 1) instead of ${
+        strategy === "rolling" ? "a rolling" : "a safe"
+      } scale of ${replicas}`,
+    );
+  }
+}
+
 /** Resolves `.` and `..` segments of an absolute path. */
 export function normalizePath(path: string): string {
   const out: string[] = [];

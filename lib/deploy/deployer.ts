@@ -10,7 +10,7 @@
 import { InputError, NotFoundError } from "../errors.ts";
 import type { ServiceSpec } from "../spec/types.ts";
 import { buildRelease, ReleaseBuildError } from "./build.ts";
-import { checkVolumes } from "./container_config.ts";
+import { checkPublish, checkVolumes } from "./container_config.ts";
 import {
   addTraffic,
   type DeployContext,
@@ -87,6 +87,7 @@ export class Deployer {
   ): Promise<ServiceDeployResult> {
     const { ctx } = this;
     ctx.traffic.checkUrls(spec.service, spec.urls);
+    checkPublish(spec);
     await checkVolumes(spec, ctx.config);
     const old = await serviceReplicas(ctx, spec.service);
     const current = currentRelease(old);

@@ -8,6 +8,7 @@
 import {
   addTraffic,
   type DeployContext,
+  type Replica,
   replicaUrl,
   serviceReplicas,
   waitReplicaReady,
@@ -27,6 +28,8 @@ export class LivenessMonitor {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = true;
   #tick: Promise<void> | undefined;
+  #replicas: Replica[] | null = null;
+  #listedAt = 0;
 
   constructor(
     readonly ctx: DeployContext,
@@ -61,8 +64,15 @@ export class LivenessMonitor {
     const { ctx } = this;
     const seen = new Set<string>();
     const threshold = this.opts.failures ?? 3;
+    // the container list is refreshed every 2 s, not on every tick
+    if (
+      !this.#replicas || now - this.#listedAt >= 2000 || now < this.#listedAt
+    ) {
+      this.#replicas = await serviceReplicas(ctx);
+      this.#listedAt = now;
+    }
     await Promise.all(
-      (await serviceReplicas(ctx)).map(async (r) => {
+      this.#replicas.map(async (r) => {
         const spec = specFromLabels(r.labels);
         const service = r.labels[LABEL.service] ?? "";
         if (!r.running || !spec?.liveness || this.locks.busy(service)) return;
@@ -86,6 +96,7 @@ export class LivenessMonitor {
         await ctx.runtime.restart(r.id, { timeoutS: 5 });
         const ready = await waitReplicaReady(ctx, spec, r.id);
         t.next = Date.now() + spec.liveness.intervalMs;
+        this.#replicas = null;
         if (ready.ok) await addTraffic(ctx, spec, r);
       }),
     );

@@ -5,7 +5,11 @@
 export { currentRelease, Deployer } from "./deployer.ts";
 export type { ServiceDeployResult, ServiceStatus } from "./deployer.ts";
 export type { DeployContext, Replica } from "./context.ts";
-export { checkVolumes, containerConfig } from "./container_config.ts";
+export {
+  checkPublish,
+  checkVolumes,
+  containerConfig,
+} from "./container_config.ts";
 export { latestBases, readIgnoreList, ReleaseBuildError } from "./build.ts";
 export { containerName, imageRef, LABEL } from "./labels.ts";
 export { LivenessMonitor } from "./liveness.ts";
