@@ -22,6 +22,7 @@ export class FakePlatform implements Platform {
   };
   services: DeploymentStatus[] = [];
   logLines = ["line 1", "line 2"];
+  progressLines = ["Step 1/2 : FROM busybox"];
 
   async deploy(
     dir: string,
@@ -38,7 +39,7 @@ export class FakePlatform implements Platform {
     };
     await walk("");
     this.deploys.push({ files: files.sort(), opts });
-    progress("Step 1/2 : FROM busybox");
+    for (const line of this.progressLines) progress(line);
     if (this.result instanceof Error) throw this.result;
     return this.result;
   }

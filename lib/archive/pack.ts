@@ -49,8 +49,9 @@ export async function packDir(
       }];
     }
   }
-  return {
-    zip: zipSync(entries, { level: 6 }),
-    files: Object.keys(entries).length,
-  };
+  const files = Object.keys(entries).length;
+  for (const [path, data] of Object.entries(opts.extraFiles ?? {})) {
+    entries[path] = data;
+  }
+  return { zip: zipSync(entries, { level: 6 }), files };
 }

@@ -1,0 +1,169 @@
+/**
+ * The push client as a process (`main.ts push|status`) against the API on a
+ * real TLS listener (loopback, port 0, a test CA) with a fake platform: exit
+ * codes 0 / 1 / 2, --ca, and the failing build lines on a failed deploy.
+ */
+import { InputError } from "../lib/errors.ts";
+import { PrivateKey, writeKeyFile } from "../lib/keys/mod.ts";
+import { makeApi } from "./_api_helpers.ts";
+import { assert, assertEquals, assertStringIncludes } from "./_push_assert.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const DENO_DIR = Deno.env.get("DENO_DIR") ??
+  `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`;
+const dec = new TextDecoder();
+
+async function openssl(args: string[]) {
+  const out = await new Deno.Command("openssl", { args, stdin: "null" })
+    .output();
+  assert(out.success, dec.decode(out.stderr));
+}
+
+async function testCa(dir: string) {
+  const ec = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+  ];
+  await openssl([
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    `${dir}/ca.key`,
+    "-out",
+    `${dir}/ca.pem`,
+    "-days",
+    "2",
+    "-subj",
+    "/CN=mypaas test CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign",
+  ]);
+  await openssl([
+    "req",
+    ...ec,
+    "-keyout",
+    `${dir}/leaf.key`,
+    "-out",
+    `${dir}/leaf.csr`,
+    "-subj",
+    "/CN=localhost",
+  ]);
+  await Deno.writeTextFile(
+    `${dir}/ext`,
+    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+  );
+  await openssl([
+    "x509",
+    "-req",
+    "-in",
+    `${dir}/leaf.csr`,
+    "-CA",
+    `${dir}/ca.pem`,
+    "-CAkey",
+    `${dir}/ca.key`,
+    "-CAcreateserial",
+    "-out",
+    `${dir}/leaf.pem`,
+    "-days",
+    "2",
+    "-extfile",
+    `${dir}/ext`,
+  ]);
+}
+
+Deno.test("mypaas push over TLS: exit 0 on success, 1 with the build lines on failure, 2 on bad input", async () => {
+  const key = await PrivateKey.generate();
+  await using api = await makeApi([key]);
+  const dir = api.dataDir;
+  await testCa(dir);
+  const home = `${dir}/home`;
+  await writeKeyFile(`${home}/.ssh/mypaas_key`, await key.toPem());
+  const tick = setInterval(() => api.clock.now = Date.now(), 50);
+  api.clock.now = Date.now();
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: await Deno.readTextFile(`${dir}/leaf.pem`),
+    key: await Deno.readTextFile(`${dir}/leaf.key`),
+    onListen() {},
+  }, (req) => api.app.fetch(req));
+  const url = `https://localhost:${server.addr.port}`;
+  const app = `${dir}/app`;
+  await Deno.mkdir(app);
+  await Deno.writeTextFile(`${app}/Dockerfile`, "FROM busybox\n");
+  const cli = async (args: string[], h = home) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "main.ts", ...args],
+      cwd: ROOT,
+      env: { HOME: h, DENO_DIR, NO_COLOR: "1" },
+      stdin: "null",
+    }).output();
+    return {
+      code: out.code,
+      stdout: dec.decode(out.stdout),
+      stderr: dec.decode(out.stderr),
+    };
+  };
+  const ca = ["--ca", `${dir}/ca.pem`];
+  try {
+    let r = await cli(["push", url, app, ...ca, "--domain", "fn.test"]);
+    assertEquals(r.code, 0, r.stdout + r.stderr);
+    assertStringIncludes(r.stdout, "Step 1/2 : FROM busybox");
+    assertStringIncludes(r.stdout, "Deploy ok (release 3)");
+    assertEquals(api.platform.deploys[0]!.opts.domains, ["fn.test"]);
+    assertEquals(api.platform.deploys[0]!.files, ["Dockerfile"]);
+
+    api.platform.progressLines = [
+      "Step 2/2 : RUN make",
+      "make: *** [all] Error 2",
+    ];
+    api.platform.result = {
+      ok: false,
+      service: "web",
+      kind: "service",
+      release: 3,
+      error: "build failed",
+    };
+    r = await cli(["push", url, app, ...ca]);
+    assertEquals(r.code, 1, r.stdout + r.stderr);
+    assertStringIncludes(r.stdout, "make: *** [all] Error 2");
+    assertStringIncludes(r.stderr, "Deploy failed: build failed");
+
+    api.platform.result = new InputError(
+      "Dockerfile:2: mypaas.port must be a number",
+    );
+    r = await cli(["push", url, app, ...ca]);
+    assertEquals(r.code, 2, r.stdout + r.stderr);
+    assertStringIncludes(r.stderr, "mypaas.port");
+
+    r = await cli(["push", url, `${dir}/missing`, ...ca]);
+    assertEquals(r.code, 2);
+    assertStringIncludes(r.stderr, "does not exist");
+
+    const stranger = `${dir}/stranger`;
+    await writeKeyFile(
+      `${stranger}/.ssh/mypaas_key`,
+      await (await PrivateKey.generate("rsa")).toPem(),
+    );
+    r = await cli(["push", url, app, ...ca], stranger);
+    assertEquals(r.code, 2, r.stderr);
+    assertStringIncludes(r.stderr, "HTTP 403");
+
+    r = await cli(["push", url, app]);
+    assertEquals(r.code, 1);
+    assertStringIncludes(r.stderr, "UnknownIssuer");
+
+    r = await cli(["status", url, ...ca]);
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(r.stdout, "No services deployed.");
+  } finally {
+    clearInterval(tick);
+    await server.shutdown();
+  }
+});
