@@ -112,7 +112,6 @@ export class ContainerPlatform implements Platform {
         }; container services are unavailable until it answers`,
       );
     }
-    await this.liveness.start();
   }
 
   async stop(): Promise<void> {
@@ -129,6 +128,8 @@ export class ContainerPlatform implements Platform {
       this.options.log.info(
         `docker ready; ${outcomes.length} service(s) recovered`,
       );
+      // liveness checks only once Docker answers (no warnings every tick)
+      if (this.#started) await this.liveness.start();
     })().catch((err) => {
       this.#ready = null;
       if (err instanceof RuntimeUnavailableError) throw err;

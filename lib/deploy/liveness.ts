@@ -39,6 +39,7 @@ export class LivenessMonitor {
   ) {}
 
   start(): Promise<void> {
+    if (!this.#stopped) return Promise.resolve();
     this.#stopped = false;
     this.#schedule();
     return Promise.resolve();
