@@ -1,4 +1,5 @@
 import { assert, assertEquals } from "../_docker_contract.ts";
+import { LivenessMonitor } from "../../lib/deploy/mod.ts";
 import { deployEnv } from "./_deploy_env.ts";
 import { docker, tryGet } from "./_images.ts";
 
@@ -195,4 +196,40 @@ Deno.test("e2e: rollback restores the previous image without a build", async () 
   assertEquals(running, v1Image);
   const list = await t.deployer.list();
   assertEquals([list[0]?.release, list[0]?.releases], [1, [2, 1]]);
+});
+
+Deno.test("e2e: a container failing its liveness check three times in a row is restarted, and list counts it", async () => {
+  await using t = await deployEnv();
+  const spec = t.spec({
+    liveness: { path: "/alive", intervalMs: 100, timeoutMs: 100 },
+  });
+  await t.write({ body: "live", extra: ["COPY www/health /www/alive"] });
+  assert((await t.deployer.deploy(spec, t.app, () => {})).ok);
+  const monitor = new LivenessMonitor(
+    t.deployer.ctx,
+    t.deployer.livenessRestarts,
+    t.deployer.locks,
+    { tickMs: 50 },
+  );
+  await monitor.start();
+  try {
+    const name = `${t.service}-1-1`;
+    const started =
+      (await docker(["inspect", "-f", "{{.State.StartedAt}}", name])).stdout
+        .trim();
+    await docker(["exec", name, "rm", "/www/alive"]);
+    let restarts = 0;
+    const end = Date.now() + 15_000;
+    while (restarts < 1 && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 100));
+      restarts = (await t.deployer.list())[0]?.instances[0]?.restarts ?? 0;
+    }
+    assert(restarts >= 1, "no restart within 15 s");
+    const again =
+      (await docker(["inspect", "-f", "{{.State.StartedAt}}", name])).stdout
+        .trim();
+    assert(again !== started, "the container was not restarted");
+  } finally {
+    await monitor.stop();
+  }
 });
