@@ -8,13 +8,16 @@ import type { Command } from "commander";
 import { loadConfig } from "../lib/config/mod.ts";
 import { formatSpec, readSpec, type ReadSpecFlags } from "../lib/spec/mod.ts";
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+const collect = (value: string, previous: string[] | undefined) => [
+  ...(previous ?? []),
+  value,
+];
 
 interface SpecOpts {
   json?: boolean;
   entryPoint?: string;
-  domain: string[];
-  env: string[];
+  domain?: string[];
+  env?: string[];
   skipOptimize?: boolean;
   config?: string;
 }
@@ -31,13 +34,11 @@ export function registerSpec(program: Command): void {
       "--domain <host>",
       "route https://HOST to a function (repeatable)",
       collect,
-      [],
     )
     .option(
       "--env <name[=value]>",
       "set a variable; a bare NAME comes from [env] (repeatable)",
       collect,
-      [],
     )
     .option("--skip-optimize", "functions: deploy without bundling")
     .option(
@@ -51,7 +52,10 @@ export function registerSpec(program: Command): void {
         envVar: Deno.env.get("MYPAAS_CONFIG"),
         home,
       });
-      const options: ReadSpecFlags = { domains: opts.domain, env: opts.env };
+      const options: ReadSpecFlags = {
+        domains: opts.domain ?? [],
+        env: opts.env ?? [],
+      };
       if (opts.entryPoint !== undefined) options.entrypoint = opts.entryPoint;
       if (opts.skipOptimize) options.skipOptimize = true;
       const spec = await readSpec(dir, { env: config.env, home, options });

@@ -59,11 +59,20 @@ export interface ServiceSpec {
   healthcheck?: HttpCheck;
   liveness?: HttpCheck;
   readiness?: HttpCheck;
+  /** CPU limit in cores. */
   maxcpu?: number;
+  /** Memory limit in bytes (at least 6 MiB). */
   maxmem?: number;
+  /**
+   * Reservations as written. The deploy sets the limits to twice these when
+   * `maxcpu`/`maxmem` are absent; a request above a given limit is refused.
+   */
   request?: { cpu?: number; mem?: number };
+  /** Replica range and the use (percent, 1-100; 80 if left out) to scale at. */
   autoscale?: { min: number; max: number; cpuPct: number; memPct: number };
+  /** Cookie pinning (`mypaas_sticky` unless named); combinable with `hash`. */
   sticky?: { cookie: string; maxAgeS?: number };
+  /** Consistent hashing; header names are lower-cased. */
   hash?: { by: "header" | "cookie"; name: string } | { by: "ip" };
   /** Stop/pause after this long without a request; wake on the next one. */
   idleMs?: number;
