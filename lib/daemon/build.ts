@@ -9,6 +9,8 @@ import { FunctionsPlatform } from "./functions.ts";
 import { ContainerPlatform, readSpecForDeploy } from "./containers.ts";
 import { ControlServer } from "../api/control.ts";
 import { AdminApi } from "../api/admin_api.ts";
+import { ProxyServer, Router } from "../proxy/mod.ts";
+import { DomainWatch } from "../acme/mod.ts";
 
 /** Builds (but does not start) the daemon for a config. */
 export async function buildDaemon(config: ResolvedConfig): Promise<Daemon> {
@@ -40,10 +42,37 @@ export async function buildDaemon(config: ResolvedConfig): Promise<Daemon> {
   );
   // The signed HTTPS API (/daemon/* on the admin domain); the proxy's
   // Router serves it via router.setAdminHandler(admin.handler).
-  daemon.add(
+  const admin = daemon.add(
     new AdminApi(config, {
       platform: containers,
       log: daemon.log.child("api"),
+    }),
+  );
+  // The reverse proxy: one Router that deploys (TrafficControl) and
+  // functions (handler backends) drive, served on the HTTP/HTTPS listeners.
+  const router = new Router();
+  containers.attachTraffic(router);
+  functions.attachRoutes(router);
+  router.setAdminHandler(admin.handler);
+  router.setChallengeHandler((req) =>
+    Promise.resolve(
+      certs.challenges.handle(req) ?? new Response(null, { status: 404 }),
+    )
+  );
+  daemon.add(
+    new ProxyServer({
+      router,
+      config,
+      certs: certs.store,
+      log: daemon.log.child("proxy"),
+    }),
+  );
+  daemon.add(
+    new DomainWatch({
+      source: () => router.httpsHosts(),
+      sink: certs.manager,
+      always: [config.server.domain],
+      log: daemon.log.child("tls"),
     }),
   );
   // The local control socket, last: it serves once everything runs.

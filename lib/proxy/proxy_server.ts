@@ -118,6 +118,7 @@ export class ProxyServer {
     await Promise.allSettled([http?.shutdown(), https?.shutdown()]);
     this.#client?.close();
     this.#client = undefined;
+    this.#opts.router.stop();
   }
 
   #bindTls(

@@ -81,9 +81,20 @@ export class Router implements TrafficControl {
     return this.#pools.get(service);
   }
 
-  /** Hosts with at least one route (certificates are wanted for these). */
+  /** Hosts with at least one route. */
   hosts(): string[] {
     return [...new Set(this.#table.routes().map((r) => r.host))];
+  }
+
+  /** Hosts with an https route: the names that want certificates. */
+  httpsHosts(): string[] {
+    return [
+      ...new Set(
+        this.#table.routes().filter((r) => r.scheme === "https").map((r) =>
+          r.host
+        ),
+      ),
+    ];
   }
 
   // ---- TrafficControl ----
