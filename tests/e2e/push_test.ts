@@ -1,0 +1,310 @@
+// deno-lint-ignore-file no-console
+/**
+ * `mypaas push` end to end: a real daemon process (`server run` with its own
+ * data dir, ports and Docker network) behind its own HTTPS proxy with a
+ * certificate from a test CA, and a client whose key comes from
+ * `mypaas key-gen` in a temp HOME, pushing over HTTPS with `--ca`.
+ */
+import { assert, assertEquals, assertStringIncludes } from "../_push_assert.ts";
+import {
+  docker,
+  ensureBusyboxImage,
+  removeByLabel,
+  removeImages,
+  requireDocker,
+  uniqueName,
+  writeHttpdApp,
+} from "./_images.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const DENO_DIR = Deno.env.get("DENO_DIR") ??
+  `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`;
+const dec = new TextDecoder();
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function run(cmd: string, args: string[], env?: Record<string, string>) {
+  const out = await new Deno.Command(cmd, {
+    args,
+    cwd: ROOT,
+    env: { DENO_DIR, NO_COLOR: "1", ...env },
+    stdin: "null",
+  }).output();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
+
+/** A test CA and a leaf for `names` (DNS) and 127.0.0.1. */
+async function makeCerts(dir: string, names: string[]) {
+  const ok = async (args: string[]) => {
+    const r = await run("openssl", args);
+    assert(r.code === 0, `openssl ${args[0]}: ${r.stderr}`);
+  };
+  const ec = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+  ];
+  await ok([
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    `${dir}/ca.key`,
+    "-out",
+    `${dir}/ca.pem`,
+    "-days",
+    "2",
+    "-subj",
+    "/CN=mypaas push test CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
+  await ok([
+    "req",
+    ...ec,
+    "-keyout",
+    `${dir}/leaf.key`,
+    "-out",
+    `${dir}/leaf.csr`,
+    "-subj",
+    `/CN=${names[0]}`,
+  ]);
+  await Deno.writeTextFile(
+    `${dir}/leaf.ext`,
+    `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")},IP:127.0.0.1\n` +
+      "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+  );
+  await ok([
+    "x509",
+    "-req",
+    "-in",
+    `${dir}/leaf.csr`,
+    "-CA",
+    `${dir}/ca.pem`,
+    "-CAkey",
+    `${dir}/ca.key`,
+    "-CAcreateserial",
+    "-out",
+    `${dir}/leaf.pem`,
+    "-days",
+    "2",
+    "-extfile",
+    `${dir}/leaf.ext`,
+  ]);
+}
+
+/** GET https://host:port/path over TLS to 127.0.0.1 (no DNS for *.localhost). */
+async function httpsGet(host: string, port: number, ca: string, path = "/") {
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
+  const tls = await Deno.startTls(tcp, { hostname: host, caCerts: [ca] });
+  try {
+    await tls.write(new TextEncoder().encode(
+      `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+    ));
+    let text = "";
+    const buf = new Uint8Array(16384);
+    for (;;) {
+      const n = await tls.read(buf);
+      if (n === null) break;
+      text += dec.decode(buf.subarray(0, n));
+    }
+    const status = Number(text.split(" ")[1]);
+    return { status, body: text.slice(text.indexOf("\r\n\r\n") + 4) };
+  } finally {
+    try {
+      tls.close();
+    } catch { /* closed */ }
+  }
+}
+
+Deno.test("e2e push: a key-gen client pushes over HTTPS with --ca; the app answers at its URL; a failing build exits 1", async () => {
+  await requireDocker();
+  await ensureBusyboxImage();
+  const dir = await Deno.makeTempDir({ prefix: "mypaas-push-e2e-" });
+  const network = uniqueName("mypaas-push");
+  const service = uniqueName("pushed");
+  const broken = uniqueName("broken");
+  const data = `${dir}/data`;
+  const home = `${dir}/home`;
+  const httpPort = freePort();
+  const httpsPort = freePort();
+  const host = `${service}.localhost`;
+  let daemon: Deno.ChildProcess | undefined;
+  const logs: string[] = [];
+  try {
+    await Deno.mkdir(`${data}/certs/manual`, { recursive: true });
+    await Deno.mkdir(home);
+    await makeCerts(dir, ["localhost", host]);
+    await Deno.copyFile(`${dir}/leaf.pem`, `${data}/certs/manual/test.crt`);
+    await Deno.copyFile(`${dir}/leaf.key`, `${data}/certs/manual/test.key`);
+    const ca = await Deno.readTextFile(`${dir}/ca.pem`);
+    await Deno.writeTextFile(
+      `${dir}/config.toml`,
+      `[server]
+domain = "localhost"
+data_dir = "${data}"
+bind = "127.0.0.1"
+http_port = ${httpPort}
+https_port = ${httpsPort}
+control_socket = "${dir}/ctl.sock"
+[docker]
+network = "${network}"
+volume_root = "${dir}/volumes"
+[proxy]
+drain_timeout = "200ms"
+[isolates]
+min_workers = 0
+`,
+    );
+    // The client's key, made by the CLI in its own HOME.
+    const gen = await run(
+      Deno.execPath(),
+      ["run", "-A", "main.ts", "key-gen"],
+      { HOME: home },
+    );
+    assertEquals(gen.code, 0, gen.stderr);
+    const pub = gen.stdout.split("\n").find((l) =>
+      l.startsWith("ed25519-pub-")
+    );
+    assert(pub, gen.stdout);
+    await Deno.writeTextFile(`${data}/authorized_keys`, `${pub} e2e client\n`);
+
+    daemon = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "main.ts",
+        "server",
+        "run",
+        "--config",
+        `${dir}/config.toml`,
+      ],
+      cwd: ROOT,
+      env: { DENO_DIR },
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    (async () => {
+      for await (const chunk of daemon!.stderr) logs.push(dec.decode(chunk));
+    })().catch(() => {});
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const r = await httpsGet("localhost", httpsPort, ca, "/daemon/time")
+        .catch((e) => e as Error);
+      if (!(r instanceof Error) && r.status === 200) break;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `daemon API not reachable over HTTPS: ${
+            r instanceof Error ? r.message : r.status
+          }\n${logs.join("")}`,
+        );
+      }
+      await new Promise((ok) => setTimeout(ok, 200));
+    }
+
+    // Push the app.
+    const app = `${dir}/app`;
+    await writeHttpdApp(app, {
+      body: `hello from ${service}\n`,
+      comments: [
+        `service=${service}`,
+        `url=https://${host}/`,
+        "healthcheck=/health 1s 1s",
+      ],
+    });
+    const server = `https://localhost:${httpsPort}`;
+    const push = await run(
+      Deno.execPath(),
+      ["run", "-A", "main.ts", "push", server, app, "--ca", `${dir}/ca.pem`],
+      { HOME: home },
+    );
+    assertEquals(
+      push.code,
+      0,
+      `push failed:\n${push.stdout}\n${push.stderr}\n${logs.join("")}`,
+    );
+    assertStringIncludes(push.stdout, "Deploy ok");
+    const got = await httpsGet(host, httpsPort, ca);
+    assertEquals(got.status, 200, got.body);
+    assertEquals(got.body, `hello from ${service}\n`);
+
+    // status sees it.
+    const status = await run(
+      Deno.execPath(),
+      ["run", "-A", "main.ts", "status", server, "--ca", `${dir}/ca.pem`],
+      { HOME: home },
+    );
+    assertEquals(status.code, 0, status.stderr);
+    assertStringIncludes(status.stdout, service);
+
+    // A failing build: exit 1 and the failing build lines.
+    const bad = `${dir}/bad`;
+    await writeHttpdApp(bad, {
+      body: "never",
+      comments: [`service=${broken}`, `url=https://${broken}.localhost/`],
+      extra: ["RUN echo compiling-the-thing && false"],
+    });
+    const failed = await run(
+      Deno.execPath(),
+      ["run", "-A", "main.ts", "push", server, bad, "--ca", `${dir}/ca.pem`],
+      { HOME: home },
+    );
+    assertEquals(failed.code, 1, `${failed.stdout}\n${failed.stderr}`);
+    assertStringIncludes(failed.stdout, "compiling-the-thing");
+    assertStringIncludes(failed.stderr, "Deploy failed");
+    // The running service is untouched.
+    assertEquals(
+      (await httpsGet(host, httpsPort, ca)).body,
+      `hello from ${service}\n`,
+    );
+
+    // A key the server does not know: refused (403), exit 2.
+    const stranger = `${dir}/stranger`;
+    await Deno.mkdir(stranger);
+    assertEquals(
+      (await run(Deno.execPath(), ["run", "-A", "main.ts", "key-gen"], {
+        HOME: stranger,
+      })).code,
+      0,
+    );
+    const denied = await run(
+      Deno.execPath(),
+      ["run", "-A", "main.ts", "push", server, app, "--ca", `${dir}/ca.pem`],
+      { HOME: stranger },
+    );
+    assertEquals(denied.code, 2, denied.stderr);
+    assertStringIncludes(denied.stderr, "HTTP 403");
+
+    const audit = await Deno.readTextFile(`${data}/audit.log`);
+    assertStringIncludes(audit, `"action":"deploy"`);
+    assertStringIncludes(audit, `"service":"${service}"`);
+  } catch (err) {
+    console.error(logs.join(""));
+    throw err;
+  } finally {
+    if (daemon) {
+      try {
+        daemon.kill("SIGTERM");
+      } catch { /* gone */ }
+      await daemon.status;
+    }
+    await removeByLabel(`mypaas.owner=${network}`);
+    await removeImages(`mypaas/${service}`);
+    await removeImages(`mypaas/${broken}`);
+    await docker(["network", "rm", network], { allowFail: true });
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
