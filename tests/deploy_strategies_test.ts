@@ -238,3 +238,47 @@ Deno.test("remove() deletes containers, images and routes", async () => {
   assertEquals(t.traffic.upstreams.has("web"), false);
   assertEquals(await t.deployer.list(), []);
 });
+
+Deno.test("restart() restarts each container, drained first and back in traffic after", async () => {
+  await using t = await setup();
+  await t.deployer.deploy(rolling(2), t.dir, () => {});
+  const before = [...t.runtime.containers.values()].map((c) => c.startedAt);
+  t.traffic.events.length = 0;
+  const lines: string[] = [];
+  await new Promise((r) => setTimeout(r, 5));
+  await t.deployer.restart("web", (l) => lines.push(l));
+  assertEquals(lines, ["restarting web-1-1", "restarting web-1-2"]);
+  const after = [...t.runtime.containers.values()].map((c) => c.startedAt);
+  assert(after.every((s, i) => s > before[i]!), `${before} -> ${after}`);
+  assertEquals(t.traffic.events.map((e) => e.split(" ")[0]), [
+    "drain",
+    "add",
+    "drain",
+    "add",
+  ]);
+  assertEquals(t.traffic.upstreams.get("web")?.size, 2);
+});
+
+Deno.test("logs() merges the current containers' lines as name | line", async () => {
+  await using t = await setup();
+  await t.deployer.deploy(rolling(2), t.dir, () => {});
+  t.runtime.appendLog("web-1-1", "hello");
+  t.runtime.appendLog("web-1-2", "oops", "stderr");
+  const got: string[] = [];
+  for await (const l of t.deployer.logs("web", { follow: false })) got.push(l);
+  assertEquals(got.sort(), ["web-1-1 | hello", "web-1-2 | oops"]);
+  const ctl = new AbortController();
+  const followed: string[] = [];
+  const done = (async () => {
+    for await (
+      const l of t.deployer.logs("web", { follow: true, signal: ctl.signal })
+    ) {
+      followed.push(l);
+      if (l.endsWith("later")) ctl.abort();
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 10));
+  t.runtime.appendLog("web-1-2", "later");
+  await done;
+  assert(followed.includes("web-1-2 | later"), followed.join(","));
+});
