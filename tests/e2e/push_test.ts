@@ -5,6 +5,9 @@
  * certificate from a test CA, and a client whose key comes from
  * `mypaas key-gen` in a temp HOME, pushing over HTTPS with `--ca`.
  */
+import { strToU8, zipSync } from "fflate";
+import { ApiClient } from "../../lib/api/client.ts";
+import { PrivateKey } from "../../lib/keys/mod.ts";
 import { assert, assertEquals, assertStringIncludes } from "../_push_assert.ts";
 import {
   docker,
@@ -160,6 +163,8 @@ bind = "127.0.0.1"
 http_port = ${httpPort}
 https_port = ${httpsPort}
 control_socket = "${dir}/ctl.sock"
+max_upload = "2M"
+max_unpacked = "4M"
 [docker]
 network = "${network}"
 volume_root = "${dir}/volumes"
@@ -287,6 +292,85 @@ min_workers = 0
     );
     assertEquals(denied.code, 2, denied.stderr);
     assertStringIncludes(denied.stderr, "HTTP 403");
+    // authorized_keys is re-read when it changes: no restart needed.
+    const strangerKey = (await run(
+      Deno.execPath(),
+      ["run", "-A", "main.ts", "key-get"],
+      { HOME: stranger },
+    )).stdout.split("\n")[0]!;
+    await Deno.writeTextFile(`${data}/authorized_keys`, `${strangerKey}\n`, {
+      append: true,
+    });
+    const admitted = await run(
+      Deno.execPath(),
+      ["run", "-A", "main.ts", "status", server, "--ca", `${dir}/ca.pem`],
+      { HOME: stranger },
+    );
+    assertEquals(admitted.code, 0, admitted.stderr);
+
+    // Attacks through the real proxy: each refused with its status, and the
+    // service keeps answering.
+    const key = await PrivateKey.fromPem(
+      await Deno.readTextFile(`${home}/.ssh/mypaas_key`),
+    );
+    const client = Deno.createHttpClient({ caCerts: [ca] });
+    const tlsFetch = ((i: string | URL | Request, init?: RequestInit) =>
+      fetch(i, { ...init, client })) as typeof fetch;
+    const api = new ApiClient({ server, key, fetch: tlsFetch });
+    const send = async (url: string, body: Uint8Array<ArrayBuffer>) => {
+      const r = await tlsFetch(url, { method: "POST", body });
+      return { status: r.status, text: await r.text() };
+    };
+    const tiny = zipSync({ "Dockerfile": strToU8("FROM x\n") });
+    const signed = await api.signedUrl("POST", "push", {}, tiny);
+    const evil = zipSync({ "../../escape": strToU8("x") });
+    const bomb = zipSync({ "zeros": new Uint8Array(16 << 20) }, { level: 9 });
+    const big = new Uint8Array(3 << 20).fill(7);
+    const cases: [
+      string,
+      () => Promise<{ status: number; text: string }>,
+      number,
+    ][] = [
+      ["tampered body", () =>
+        send(signed, evil), 403],
+      ["replayed token", async () => {
+        const url = await api.signedUrl("POST", "push", {}, evil);
+        await send(url, evil);
+        return await send(url, evil);
+      }, 403],
+      ["expired token", async () => {
+        const old = new URL(await api.signedUrl("POST", "push", {}, tiny));
+        const t = Number(old.searchParams.get("token")!.split("-")[0]) - 60;
+        const token = `${t}-abcdefgh`;
+        old.searchParams.set("token", token);
+        old.searchParams.set("sig1", await key.sign(strToU8(token)));
+        return await send(old.toString(), tiny);
+      }, 403],
+      [
+        "../ entries",
+        async () => send(await api.signedUrl("POST", "push", {}, evil), evil),
+        400,
+      ],
+      [
+        "zip bomb",
+        async () => send(await api.signedUrl("POST", "push", {}, bomb), bomb),
+        413,
+      ],
+      [
+        "oversized upload",
+        async () => send(await api.signedUrl("POST", "push", {}, big), big),
+        413,
+      ],
+    ];
+    for (const [name, attempt, status] of cases) {
+      const r = await attempt();
+      assertEquals(r.status, status, `${name}: ${r.text}`);
+    }
+    client.close();
+    assertEquals(
+      (await httpsGet(host, httpsPort, ca)).body,
+      `hello from ${service}\n`,
+    );
 
     const audit = await Deno.readTextFile(`${data}/audit.log`);
     assertStringIncludes(audit, `"action":"deploy"`);
