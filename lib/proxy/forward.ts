@@ -97,7 +97,7 @@ export async function forwardToPool(
       if (pick.setCookie) h.append("set-cookie", pick.setCookie);
       h.set("x-request-id", side.requestId);
       if (fr.hsts) h.set("strict-transport-security", HSTS);
-      return new Response(countedBody(res.body, t), {
+      return new Response(countedBody(res, t), {
         status: res.status,
         statusText: res.statusText,
         headers: h,
@@ -108,14 +108,23 @@ export async function forwardToPool(
   }
 }
 
-/** Passes `body` through, releasing `t` when it ends or is cancelled. */
+/** Bodies up to this size are in flight for a moment only: not wrapped. */
+const SMALL_BODY = 64 * 1024;
+
+/**
+ * Passes `body` through, releasing `t` when it ends or is cancelled. Small
+ * bodies of known length skip the JS stream (it costs a third of the
+ * throughput) and count as done once the head arrived.
+ */
 function countedBody(
-  body: ReadableStream<Uint8Array> | null,
+  res: Response,
   t: Target,
 ): ReadableStream<Uint8Array> | null {
-  if (!body) {
+  const body = res.body;
+  const length = res.headers.get("content-length");
+  if (!body || (length !== null && Number(length) <= SMALL_BODY)) {
     t.release();
-    return null;
+    return body;
   }
   const reader = body.getReader();
   let done = false;

@@ -1,0 +1,296 @@
+// deno-lint-ignore-file no-console
+/**
+ * Proxy benchmarks (issue 4), loopback only, bounded: wrk for a few seconds
+ * against the mypaas proxy, nginx (one worker, upstream keep-alive) and
+ * caddy `reverse_proxy`, all in front of the SAME backend: an nginx worker
+ * answering a 12-byte body (`return 200`), so the proxies, not the backend,
+ * are measured. Then HTTPS against caddy (self-signed certificate made with
+ * openssl here), and 1 host against 1000 hosts in our route table.
+ *
+ * Run alone: `deno run -A bench/proxy_bench.ts`.
+ */
+
+const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
+const CONNS = 32;
+
+interface Result {
+  rps: number;
+  p99ms: number;
+}
+
+async function freePort(): Promise<number> {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return await Promise.resolve(port);
+}
+
+async function waitPort(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  throw new Error(`Nothing listens on 127.0.0.1:${port} after 5 s`);
+}
+
+function toMs(v: string, unit: string): number {
+  const n = Number(v);
+  return unit === "us" ? n / 1000 : unit === "s" ? n * 1000 : n;
+}
+
+async function wrk(url: string, host = "bench.test"): Promise<Result> {
+  const out = await new Deno.Command("wrk", {
+    args: [
+      "-t1",
+      `-c${CONNS}`,
+      `-d${SECONDS}s`,
+      "--latency",
+      "-H",
+      `Host: ${host}`,
+      url,
+    ],
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? NaN);
+  const p = /99%\s+([\d.]+)(us|ms|s)/.exec(text);
+  const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(
+    text,
+  );
+  if (errors) console.log(`  wrk ${url}: ${errors[0]}`);
+  return { rps, p99ms: p ? toMs(p[1]!, p[2]!) : NaN };
+}
+
+async function warm(url: string, host = "bench.test"): Promise<void> {
+  await new Deno.Command("wrk", {
+    args: ["-t1", "-c8", "-d1s", "-H", `Host: ${host}`, url],
+    stdout: "null",
+  }).output();
+}
+
+function start(cmd: string, args: string[]): Deno.ChildProcess {
+  return new Deno.Command(cmd, {
+    args,
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+}
+
+async function stop(p: Deno.ChildProcess): Promise<void> {
+  try {
+    p.kill("SIGTERM");
+  } catch { /* gone */ }
+  await p.stdout.cancel().catch(() => {});
+  await p.status;
+}
+
+async function nginx(dir: string, name: string, body: string) {
+  const conf = `${dir}/${name}.conf`;
+  await Deno.writeTextFile(
+    conf,
+    `worker_processes 1;
+daemon off;
+pid ${dir}/${name}.pid;
+error_log ${dir}/${name}.err warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/${name}_body;
+  proxy_temp_path ${dir}/${name}_proxy;
+  fastcgi_temp_path ${dir}/${name}_fcgi;
+  uwsgi_temp_path ${dir}/${name}_uwsgi;
+  scgi_temp_path ${dir}/${name}_scgi;
+  ${body}
+}
+`,
+  );
+  return start("nginx", ["-c", conf, "-e", `${dir}/${name}.err`]);
+}
+
+async function readLine(p: Deno.ChildProcess): Promise<string> {
+  const reader = p.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const r = await reader.read();
+    if (r.done) break;
+    text += new TextDecoder().decode(r.value);
+  }
+  reader.releaseLock();
+  return text.trim();
+}
+
+async function ours(
+  backend: string,
+  hosts: number,
+  tls?: { cert: string; key: string },
+): Promise<{ proc: Deno.ChildProcess; http: number; https: number }> {
+  const target = new URL("./_proxy_target.ts", import.meta.url).pathname;
+  const proc = start(Deno.execPath(), [
+    "run",
+    "-A",
+    target,
+    backend,
+    String(hosts),
+    ...(tls ? [tls.cert, tls.key] : []),
+  ]);
+  const [http, https] = (await readLine(proc)).split(" ").map(Number);
+  return { proc, http: http!, https: https! };
+}
+
+function ratio(a: number, b: number): string {
+  return `${(a / b).toFixed(2)}x`;
+}
+
+function line(name: string, r: Result): void {
+  console.log(
+    `  ${name.padEnd(28)} ${r.rps.toFixed(0).padStart(8)} req/s   p99 ${
+      r.p99ms.toFixed(2)
+    } ms`,
+  );
+}
+
+/** Runs the proxy benchmarks and prints the figures and ratios. */
+export async function run(): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "proxy_bench_" });
+  const procs: Deno.ChildProcess[] = [];
+  try {
+    const cert = `${dir}/cert.pem`;
+    const key = `${dir}/key.pem`;
+    const ssl = await new Deno.Command("openssl", {
+      args: [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=bench.test",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+      ],
+      stderr: "null",
+    }).output();
+    if (!ssl.success) throw new Error("openssl could not make a certificate");
+
+    const bPort = await freePort();
+    procs.push(
+      await nginx(
+        dir,
+        "backend",
+        `server { listen 127.0.0.1:${bPort}; keepalive_requests 1000000;
+          location / { return 200 "hello world\\n"; } }`,
+      ),
+    );
+    await waitPort(bPort);
+    const backend = `http://127.0.0.1:${bPort}`;
+
+    const nPort = await freePort();
+    procs.push(
+      await nginx(
+        dir,
+        "proxy",
+        `upstream be { server 127.0.0.1:${bPort}; keepalive 64; }
+        server { listen 127.0.0.1:${nPort}; keepalive_requests 1000000;
+          location / { proxy_pass http://be; proxy_http_version 1.1;
+            proxy_set_header Connection ""; } }`,
+      ),
+    );
+    await waitPort(nPort);
+
+    const cPort = await freePort();
+    const csPort = await freePort();
+    await Deno.writeTextFile(
+      `${dir}/Caddyfile`,
+      `{
+  admin off
+  auto_https off
+  storage file_system ${dir}/caddy
+}
+http://:${cPort} {
+  bind 127.0.0.1
+  reverse_proxy 127.0.0.1:${bPort}
+}
+https://:${csPort} {
+  bind 127.0.0.1
+  tls ${cert} ${key}
+  reverse_proxy 127.0.0.1:${bPort}
+}
+`,
+    );
+    const caddy = new Deno.Command("caddy", {
+      args: ["run", "--config", `${dir}/Caddyfile`, "--adapter", "caddyfile"],
+      env: { HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir },
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    procs.push(caddy);
+    await waitPort(cPort);
+    await waitPort(csPort);
+
+    const one = await ours(backend, 1, { cert, key });
+    procs.push(one.proc);
+    await waitPort(one.http);
+
+    console.log(
+      `wrk -t1 -c${CONNS} -d${SECONDS}s, backend: nginx 'return 200' on loopback, 2 cores shared by wrk, proxy and backend`,
+    );
+    const results: Record<string, Result> = {};
+    const measure = async (name: string, url: string, host?: string) => {
+      await warm(url, host);
+      results[name] = await wrk(url, host);
+      line(name, results[name]!);
+    };
+    await measure("direct backend", `${backend}/`);
+    await measure("nginx (1 worker)", `http://127.0.0.1:${nPort}/`);
+    await measure("caddy reverse_proxy", `http://127.0.0.1:${cPort}/`);
+    await measure("mypaas (1 host)", `http://127.0.0.1:${one.http}/`);
+    await measure("caddy https", `https://127.0.0.1:${csPort}/`);
+    await measure("mypaas https", `https://127.0.0.1:${one.https}/`);
+    await stop(one.proc);
+    procs.splice(procs.indexOf(one.proc), 1);
+
+    const many = await ours(backend, 1000);
+    procs.push(many.proc);
+    await waitPort(many.http);
+    await measure("mypaas (1000 hosts)", `http://127.0.0.1:${many.http}/`);
+
+    const r = (k: string) => results[k]!;
+    const ourHttp = r("mypaas (1 host)");
+    console.log("\nratios (goal in brackets):");
+    console.log(
+      `  throughput vs nginx   ${
+        ratio(ourHttp.rps, r("nginx (1 worker)").rps)
+      }  [>= 1.0x]   p99 ${ourHttp.p99ms.toFixed(2)} vs ${
+        r("nginx (1 worker)").p99ms.toFixed(2)
+      } ms [no worse]`,
+    );
+    console.log(
+      `  throughput vs caddy   ${
+        ratio(ourHttp.rps, r("caddy reverse_proxy").rps)
+      }  [>= 2.0x]`,
+    );
+    console.log(
+      `  https vs caddy        ${
+        ratio(r("mypaas https").rps, r("caddy https").rps)
+      }  [>= 2.0x]`,
+    );
+    const drift = r("mypaas (1000 hosts)").rps / ourHttp.rps - 1;
+    console.log(
+      `  1000 hosts vs 1 host  ${(drift * 100).toFixed(1)}%  [within 5%]`,
+    );
+  } finally {
+    for (const p of procs) await stop(p);
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) await run();
