@@ -8,6 +8,14 @@ import Docker from "dockerode";
 import { packContext } from "./build_context.ts";
 import { demux, lines } from "./_lines.ts";
 import {
+  containerDetails,
+  ignoreStatus,
+  labelFilters,
+  parseJson,
+  statusOf,
+  withTimeout,
+} from "./_dockerode_util.ts";
+import {
   BuildError,
   type BuildOptions,
   type ContainerCreate,
@@ -18,9 +26,6 @@ import {
   type ContainerSummary,
   type ImageSummary,
   type LogLine,
-  type Mount,
-  type PortBinding,
-  type RestartPolicy,
   type RuntimeEvent,
   RuntimeUnavailableError,
 } from "./runtime.ts";
@@ -186,60 +191,7 @@ export class DockerRuntime implements ContainerRuntime {
       if (statusOf(err) === 404) return null;
       throw err;
     }
-    const hc = i.HostConfig;
-    const ips: Record<string, string> = {};
-    for (const [net, s] of Object.entries(i.NetworkSettings.Networks ?? {})) {
-      if (s.IPAddress) ips[net] = s.IPAddress;
-    }
-    const env: Record<string, string> = {};
-    for (const kv of i.Config.Env ?? []) {
-      const eq = kv.indexOf("=");
-      if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
-    }
-    const mounts: Mount[] = (i.Mounts ?? []).map((m) => ({
-      kind: m.Type === "volume" ? "volume" : "bind",
-      source: m.Type === "volume" ? (m.Name ?? m.Source) : m.Source,
-      target: m.Destination,
-      readOnly: !m.RW,
-    }));
-    const publish: PortBinding[] = [];
-    for (
-      const [key, list] of Object.entries(
-        (hc.PortBindings ?? {}) as Record<string, { HostPort: string }[]>,
-      )
-    ) {
-      const [port, proto] = key.split("/");
-      for (const b of list ?? []) {
-        publish.push({
-          hostPort: Number(b.HostPort),
-          containerPort: Number(port),
-          protocol: proto === "udp" ? "udp" : "tcp",
-        });
-      }
-    }
-    const started = Date.parse(i.State.StartedAt);
-    return {
-      id: i.Id,
-      name: i.Name.replace(/^\//, ""),
-      image: i.Config.Image,
-      imageId: i.Image,
-      state: i.State.Status as ContainerState,
-      labels: i.Config.Labels ?? {},
-      created: Date.parse(i.Created),
-      running: i.State.Running,
-      exitCode: i.State.ExitCode,
-      restartCount: i.RestartCount,
-      env,
-      ips,
-      cpus: (hc.NanoCpus ?? 0) / 1e9,
-      memory: hc.Memory ?? 0,
-      cpuReservation: (hc.CpuShares ?? 0) / 1024,
-      memoryReservation: hc.MemoryReservation ?? 0,
-      mounts,
-      publish,
-      restart: (hc.RestartPolicy?.Name || "no") as RestartPolicy,
-      startedAt: started > 0 ? started : 0,
-    };
+    return containerDetails(i);
   }
 
   async list(
@@ -400,44 +352,4 @@ export class DockerRuntime implements ContainerRuntime {
   async removeNetwork(name: string): Promise<void> {
     await ignoreStatus(this.#docker.getNetwork(name).remove(), 404);
   }
-}
-
-function labelFilters(labels: Record<string, string | true>): string[] {
-  return Object.entries(labels).map(([k, v]) => v === true ? k : `${k}=${v}`);
-}
-
-function parseJson(line: string): Record<string, unknown> & {
-  error?: unknown;
-  stream?: unknown;
-  status?: unknown;
-  aux?: unknown;
-  id?: unknown;
-} {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return { stream: line };
-  }
-}
-
-function statusOf(err: unknown): number | undefined {
-  return (err as { statusCode?: number })?.statusCode;
-}
-
-async function ignoreStatus(p: Promise<unknown>, ...codes: number[]) {
-  try {
-    await p;
-  } catch (err) {
-    if (!codes.includes(statusOf(err) ?? -1)) throw err;
-  }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer in ${ms}ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

@@ -8,7 +8,14 @@
  */
 import { contextFiles } from "./build_context.ts";
 import {
-  BuildError,
+  fakeBuildSteps,
+  type FakeImage,
+  fakeOutput,
+  matches,
+  normalize,
+  summary,
+} from "./_fake_parts.ts";
+import {
   type BuildOptions,
   type ContainerCreate,
   type ContainerDetails,
@@ -20,15 +27,6 @@ import {
   type RuntimeEvent,
   RuntimeUnavailableError,
 } from "./runtime.ts";
-
-interface FakeImage {
-  id: string;
-  tags: Set<string>;
-  labels: Record<string, string>;
-  created: number;
-  /** Files of the build context, for tests. */
-  files: string[];
-}
 
 /** An in-memory container engine. Fields are public for test assertions. */
 export class FakeRuntime implements ContainerRuntime {
@@ -89,32 +87,7 @@ export class FakeRuntime implements ContainerRuntime {
       extraIgnore: opts.ignore,
       dockerfile,
     });
-    const last: string[] = [];
-    const say = (l: string) => {
-      last.push(l);
-      onLine(l);
-    };
-    let step = 0;
-    const steps = text.split("\n").filter((l) => /^\s*[A-Z]+\s/.test(l));
-    for (const line of steps) {
-      say(`Step ${++step}/${steps.length} : ${line.trim()}`);
-      const from = /^\s*FROM\s+(\S+)/i.exec(line);
-      if (from && !this.#findImage(from[1]!)) {
-        const msg = `pull access denied for ${
-          from[1]
-        }, repository does not exist`;
-        say(msg);
-        throw new BuildError(`build failed: ${msg}`, last);
-      }
-      const run = /^\s*RUN\s+(.*)$/i.exec(line);
-      if (run && /^(false|exit [1-9]\d*)$/.test(run[1]!.trim())) {
-        const msg = `The command '/bin/sh -c ${
-          run[1]!.trim()
-        }' returned a non-zero code: 1`;
-        say(msg);
-        throw new BuildError(`build failed: ${msg}`, last);
-      }
-    }
+    const say = fakeBuildSteps(text, (ref) => !!this.#findImage(ref), onLine);
     const id = this.addImage(opts.tag, opts.labels ?? {});
     this.#untagOthers(normalize(opts.tag), id);
     this.images.get(id)!.files = files;
@@ -174,17 +147,7 @@ export class FakeRuntime implements ContainerRuntime {
     };
     this.containers.set(id, c);
     this.logLines.set(id, []);
-    for (
-      const part of (opts.cmd?.[0] === "sh" ? opts.cmd[2] ?? "" : "").split(";")
-    ) {
-      const echo = /^\s*echo\s+(.*?)\s*(1?>&2)?\s*$/.exec(part);
-      if (echo) {
-        this.#logs(id).push({
-          stream: echo[2] ? "stderr" : "stdout",
-          line: echo[1]!.replace(/^["']|["']$/g, ""),
-        });
-      }
-    }
+    this.#logs(id).push(...fakeOutput(opts.cmd));
     this.#emit("create", c);
     return Promise.resolve(id);
   }
@@ -455,26 +418,4 @@ export class FakeRuntime implements ContainerRuntime {
     };
     for (const l of [...this.#listeners]) l(e);
   }
-}
-
-function normalize(ref: string): string {
-  return /:[^/]+$/.test(ref) ? ref : `${ref}:latest`;
-}
-
-function matches(
-  have: Record<string, string>,
-  want: Record<string, string | true>,
-): boolean {
-  return Object.entries(want).every(([k, v]) =>
-    v === true ? k in have : have[k] === v
-  );
-}
-
-function summary(img: FakeImage): ImageSummary {
-  return {
-    id: img.id,
-    tags: [...img.tags],
-    labels: { ...img.labels },
-    created: img.created,
-  };
 }
