@@ -116,3 +116,14 @@ Deno.test("AdminApi: start() clears leftover uploads; reload() follows a new dat
     await Deno.remove(other, { recursive: true });
   }
 });
+
+Deno.test("audit lines carry the client address the proxy passes in", async () => {
+  await using api = await makeApi([key]);
+  const client = new ApiClient({ server: "paas.test", key, fetch: api.fetch });
+  const url = await client.signedUrl("POST", "remove", { service: "web" });
+  const res = await api.app.request(url, { method: "POST" }, {
+    remote: "192.0.2.7",
+  });
+  assertEquals(res.status, 200);
+  assertEquals(api.audit.events.at(-1)?.remote, "192.0.2.7");
+});

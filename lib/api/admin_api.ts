@@ -10,7 +10,7 @@ import { dataPaths, type ResolvedConfig } from "../config/config.ts";
 import type { Platform } from "../daemon/platform.ts";
 import { AuthorizedKeys } from "../keys/mod.ts";
 import { type Logger, silentLogger } from "../log.ts";
-import { type ApiDeps, createApiApp } from "./app.ts";
+import { type ApiDeps, type ApiEnv, createApiApp } from "./app.ts";
 
 /** The admin API part. */
 export class AdminApi {
@@ -41,8 +41,15 @@ export class AdminApi {
   }
 
   /** Answers one `/daemon/*` request (a proxy handler backend). */
-  readonly handler = (req: Request): Promise<Response> =>
-    Promise.resolve(this.app.fetch(req));
+  readonly handler = (
+    req: Request,
+    info?: { remoteAddr?: Deno.NetAddr },
+  ): Promise<Response> => {
+    const env: ApiEnv = info?.remoteAddr
+      ? { remote: info.remoteAddr.hostname }
+      : {};
+    return Promise.resolve(this.app.fetch(req, env));
+  };
 
   /** Removes uploads left over from a crash and loads the keys. */
   async start(): Promise<void> {

@@ -6,7 +6,7 @@
  * through the `Platform` and is written to the audit log. Built apart from
  * any server: the proxy calls `app.fetch` for `/daemon/*`.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { ResolvedConfig } from "../config/mod.ts";
 import { dataPaths } from "../config/config.ts";
 import type { Platform } from "../daemon/platform.ts";
@@ -38,6 +38,14 @@ export interface ApiContext {
   signed(req: Request): Promise<Caller>;
   /** Where uploads unpack. */
   tmpDir(): string;
+  /** The audit sink for one request: adds the client address. */
+  audit(c: Context): AuditSink;
+}
+
+/** What the server passes to `app.fetch(req, env)`. */
+export interface ApiEnv {
+  /** The client's IP address. */
+  remote?: string;
 }
 
 /** Builds the API app. */
@@ -59,6 +67,12 @@ export function createApiApp(deps: ApiDeps): Hono {
       return caller;
     },
     tmpDir: () => dataPaths(deps.config).tmp,
+    audit: (c) => {
+      const remote = (c.env as ApiEnv | undefined)?.remote;
+      return {
+        record: (e) => deps.audit.record(remote ? { ...e, remote } : e),
+      };
+    },
   };
   const app = new Hono();
   app.onError((err, c) => {

@@ -77,6 +77,7 @@ export function registerOps(app: Hono, ctx: ApiContext): void {
 
   app.post("/daemon/rollback", async (c) => {
     const caller = await ctx.signed(c.req.raw);
+    const audit = ctx.audit(c);
     const url = new URL(c.req.url);
     const service = serviceParam(url);
     const rel = url.searchParams.get("release");
@@ -93,7 +94,7 @@ export function registerOps(app: Hono, ctx: ApiContext): void {
           progress,
           actor,
         );
-        await deps.audit.record({
+        await audit.record({
           action: "rollback",
           actor,
           service,
@@ -105,7 +106,7 @@ export function registerOps(app: Hono, ctx: ApiContext): void {
           ? { ok: true, release: r.release }
           : { ok: false, error: r.error ?? "rollback failed" };
       } catch (err) {
-        await deps.audit.record({
+        await audit.record({
           action: "rollback",
           actor,
           service,
@@ -120,12 +121,13 @@ export function registerOps(app: Hono, ctx: ApiContext): void {
   for (const op of ["remove", "restart"] as const) {
     app.post(`/daemon/${op}`, async (c) => {
       const caller = await ctx.signed(c.req.raw);
+      const audit = ctx.audit(c);
       const service = serviceParam(new URL(c.req.url));
       const actor = caller.fingerprint;
       try {
         await deps.platform[op](service, actor);
       } catch (err) {
-        await deps.audit.record({
+        await audit.record({
           action: op,
           actor,
           service,
@@ -134,7 +136,7 @@ export function registerOps(app: Hono, ctx: ApiContext): void {
         });
         throw err;
       }
-      await deps.audit.record({ action: op, actor, service, result: "ok" });
+      await audit.record({ action: op, actor, service, result: "ok" });
       return c.text(
         `${op === "remove" ? "Removed" : "Restarted"} ${service}\n${
           markerLine(op, { ok: true })

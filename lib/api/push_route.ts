@@ -16,11 +16,12 @@ import { takePushOptions, toDeployOptions } from "./push_options.ts";
 export function registerPush(app: Hono, ctx: ApiContext): void {
   app.post("/daemon/push", async (c) => {
     const { deps, auth, log } = ctx;
+    const audit = ctx.audit(c);
     const req = c.req.raw;
     const url = new URL(req.url);
     const claimed = url.searchParams.get("id") ?? "";
     const refuse = async (err: unknown): Promise<never> => {
-      await deps.audit.record({
+      await audit.record({
         action: "push",
         actor: claimed ? `unverified:${claimed.slice(0, 20)}` : "anonymous",
         result: "refused",
@@ -31,7 +32,7 @@ export function registerPush(app: Hono, ctx: ApiContext): void {
     const caller = await auth.caller(url.searchParams).catch(refuse);
     const actor = caller.fingerprint;
     const refuseAs = async (err: unknown): Promise<never> => {
-      await deps.audit.record({
+      await audit.record({
         action: "push",
         actor,
         result: "refused",
@@ -57,7 +58,7 @@ export function registerPush(app: Hono, ctx: ApiContext): void {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
       return await refuseAs(err);
     }
-    await deps.audit.record({ action: "push", actor, result: "ok" });
+    await audit.record({ action: "push", actor, result: "ok" });
     log.info(
       `push by ${actor}: ${unpacked.files} files, ${unpacked.bytes} bytes`,
     );
@@ -74,7 +75,7 @@ export function registerPush(app: Hono, ctx: ApiContext): void {
             toDeployOptions(opts, actor),
             progress,
           );
-          await deps.audit.record({
+          await audit.record({
             action: "deploy",
             actor,
             service: result.service,
@@ -86,7 +87,7 @@ export function registerPush(app: Hono, ctx: ApiContext): void {
             ? { ok: true, release: result.release }
             : { ok: false, error: result.error ?? "deploy failed" };
         } catch (err) {
-          await deps.audit.record({
+          await audit.record({
             action: "deploy",
             actor,
             result: "failed",
