@@ -45,6 +45,8 @@ export interface AcmeIssuerOptions {
   log?: Logger;
   /** Polling of order/challenge status (ms); acme-client's default is 5000. */
   pollMin?: number;
+  /** Longest one order may take before it counts as failed (ms). */
+  orderTimeout?: number;
 }
 
 /** Default wait before asking for ARI again when the CA gives no Retry-After. */
@@ -68,8 +70,16 @@ export class AcmeIssuer implements Issuer {
     const key = await acme.crypto.createPrivateEcdsaKey("P-256");
     const [, csr] = await acme.crypto.createCsr({ altNames: [domain] }, key);
     const challenges = this.#opts.challenges;
+    const limit = this.#opts.orderTimeout ?? 600_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${limit / 1000}s`)),
+        limit,
+      );
+    });
     try {
-      const cert = await client.auto({
+      const order = client.auto({
         csr,
         email: this.#opts.email,
         termsOfServiceAgreed: true,
@@ -86,6 +96,8 @@ export class AcmeIssuer implements Issuer {
           return Promise.resolve();
         },
       });
+      order.catch(() => {}); // may settle after the deadline
+      const cert = await Promise.race([order, deadline]);
       return { cert, key: key.toString() };
     } catch (err) {
       throw new Error(
@@ -94,6 +106,8 @@ export class AcmeIssuer implements Issuer {
         }`,
         { cause: err },
       );
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -129,6 +143,8 @@ export class AcmeIssuer implements Issuer {
         ca: [...tls.rootCertificates, ca],
       });
     }
+    // acme-client sets no request timeout; a silent CA would stall renewals.
+    acme.axios.defaults.timeout = 30_000;
     const accountKey = await loadOrCreateKey(this.#opts.accountKeyFile);
     return new acme.Client({
       directoryUrl: this.#opts.directory,

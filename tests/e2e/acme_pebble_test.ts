@@ -81,7 +81,7 @@ function handshake(port: number, name: string, ca: string): Promise<string> {
   });
 }
 
-Deno.test("ACME against pebble: issue two domains, serve them by SNI, renew one", async () => {
+Deno.test("ACME against pebble: issue two domains, serve them by SNI, back off on a failed order, renew", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mypaas-acme-e2e-" });
   const clock = new SkewClock();
   const toClose: (() => Promise<void> | void)[] = [];
@@ -109,7 +109,11 @@ Deno.test("ACME against pebble: issue two domains, serve them by SNI, renew one"
       { home: dir },
     );
     const certs = createCertificates(config, { clock });
-    route.acme = (req) => certs.challenges.handle(req);
+    // refused.test never answers its challenge: the CA fails that order
+    route.acme = (req) =>
+      new URL(req.url).hostname === "refused.test"
+        ? new Response("gone", { status: 404 })
+        : certs.challenges.handle(req);
     await certs.store.start();
     await certs.manager.start();
     toClose.push(async () => {
@@ -119,16 +123,26 @@ Deno.test("ACME against pebble: issue two domains, serve them by SNI, renew one"
     const sni = await serveBySni(certs.store);
     toClose.push(() => sni.close());
 
-    await certs.manager.ensure(["one.test", "two.test"]);
+    await certs.manager.ensure(["one.test", "two.test", "refused.test"]);
     assert.equal(
       certs.store.lookup("one.test")?.origin,
       "self-signed",
       "a placeholder answers before the CA does",
     );
     await certs.manager.whenIdle();
-    for (const s of certs.manager.status()) {
-      assert.equal(s.origin, "acme", `${s.domain}: ${s.lastError ?? ""}`);
+    const status = () =>
+      Object.fromEntries(certs.manager.status().map((s) => [s.domain, s]));
+    for (const d of ["one.test", "two.test"]) {
+      assert.equal(status()[d]?.origin, "acme", status()[d]?.lastError);
     }
+    const refused = status()["refused.test"];
+    assert.equal(refused?.origin, "self-signed", "placeholder keeps serving");
+    assert.equal(refused?.failures, 1);
+    assert.match(refused?.lastError ?? "", /refused\.test/);
+    assert.ok(
+      refused!.nextAttempt >= clock.now() + 45_000,
+      "backs off about a minute",
+    );
     assert.equal(certs.challenges.size, 0, "tokens withdrawn");
 
     const root = await pebble.issuingRoot();
@@ -166,6 +180,8 @@ Deno.test("ACME against pebble: issue two domains, serve them by SNI, renew one"
     await certs.manager.whenIdle();
     const renewed = await handshake(sni.port, "one.test", root);
     assert.notEqual(renewed, one, "a new certificate after renewal");
+    assert.equal(status()["refused.test"]?.failures, 2, "retried, failed");
+    assert.equal(status()["refused.test"]?.origin, "self-signed");
     assert.equal(renewed, hex(certs.store.lookup("one.test")?.info.serial));
     const meta = JSON.parse(
       await Deno.readTextFile(`${data}/certs/one.test/meta.json`),
