@@ -39,6 +39,8 @@ volume_root = "${dir}/volumes"
 drain_timeout = "200ms"
 [isolates]
 min_workers = 0
+[env]
+API_TOKEN = "t0ken"
 `,
   );
   let child: Deno.ChildProcess | null = null;
@@ -223,11 +225,22 @@ Deno.test("e2e daemon: server deploy exits 0 on success, 1 on a failed build, 2 
   await t.start();
   await writeHttpdApp(t.app, {
     body: "v1",
-    comments: [`service=${t.service}`, "healthcheck=/health 200ms 200ms"],
+    comments: [
+      `service=${t.service}`,
+      "healthcheck=/health 200ms 200ms",
+      "env=API_TOKEN",
+    ],
   });
   const ok = await t.cli("server", "deploy", t.app);
   assertEquals(ok.code, 0, ok.stderr + ok.stdout);
   assert(ok.stdout.includes(`deploy ok: ${t.service} release 1`), ok.stdout);
+  const env = (await docker([
+    "inspect",
+    "-f",
+    "{{json .Config.Env}}",
+    `${t.service}-1-1`,
+  ])).stdout;
+  assert(env.includes('"API_TOKEN=t0ken"'), env);
   await writeHttpdApp(t.app, {
     body: "v2",
     comments: [`service=${t.service}`],
