@@ -375,6 +375,7 @@ min_workers = 0
     const audit = await Deno.readTextFile(`${data}/audit.log`);
     assertStringIncludes(audit, `"action":"deploy"`);
     assertStringIncludes(audit, `"service":"${service}"`);
+    assertStringIncludes(audit, `"remote":"127.0.0.1"`);
   } catch (err) {
     console.error(logs.join(""));
     throw err;
