@@ -112,6 +112,19 @@ Deno.test("AcmeManager.ensure() serves self-signed at once, then the issued cert
   });
 });
 
+Deno.test("AcmeManager.ensure() of many new domains notifies the proxy once", async () => {
+  await setup(async ({ store, manager, issuer }) => {
+    issuer.hang = new Promise<never>(() => {});
+    let changes = 0;
+    store.onChange(() => changes++);
+    await manager.ensure(["a1.test", "a2.test", "a3.test", "a4.test"]);
+    assert.equal(changes, 1);
+    for (const d of ["a1.test", "a4.test"]) {
+      assert.equal(store.lookup(d)?.origin, "self-signed");
+    }
+  });
+});
+
 Deno.test("AcmeManager backs off exponentially while the CA fails, then recovers", async () => {
   await setup(async ({ store, manager, clock, issuer }) => {
     issuer.failNext = 3;

@@ -138,11 +138,13 @@ export class AcmeManager {
     for (const d of this.#domains.keys()) {
       if (!wanted.has(d)) this.#domains.delete(d);
     }
-    for (const d of wanted) {
-      if (this.#domains.has(d)) continue;
-      await this.#store.ensureSelfSigned(d);
-      this.#domains.set(d, { due: this.#clock.now(), failures: 0 });
-    }
+    await this.#store.batch(async () => {
+      for (const d of wanted) {
+        if (this.#domains.has(d)) continue;
+        await this.#store.ensureSelfSigned(d);
+        this.#domains.set(d, { due: this.#clock.now(), failures: 0 });
+      }
+    });
     this.#kick();
   }
 

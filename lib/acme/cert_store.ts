@@ -68,6 +68,8 @@ export class CertStore implements CertSource {
   readonly #manual = new Map<string, StoredCert>();
   readonly #selfSigned = new Map<string, StoredCert>();
   readonly #listeners = new Set<() => void>();
+  #batchDepth = 0;
+  #pendingEmit = false;
   readonly #defaultName: string;
   #default: CertPair | undefined;
   #manualSignature = "";
@@ -151,6 +153,19 @@ export class CertStore implements CertSource {
   onChange(cb: () => void): () => void {
     this.#listeners.add(cb);
     return () => this.#listeners.delete(cb);
+  }
+
+  /**
+   * Runs `fn` with change notifications held back, then notifies once if
+   * anything changed (the proxy rebinds its listener per notification).
+   */
+  async batch<T>(fn: () => Promise<T>): Promise<T> {
+    this.#batchDepth++;
+    try {
+      return await fn();
+    } finally {
+      if (--this.#batchDepth === 0 && this.#pendingEmit) this.#emit();
+    }
   }
 
   /** Writes an ACME-issued certificate (0600 files) and serves it at once. */
@@ -287,6 +302,11 @@ export class CertStore implements CertSource {
   }
 
   #emit(): void {
+    if (this.#batchDepth > 0) {
+      this.#pendingEmit = true;
+      return;
+    }
+    this.#pendingEmit = false;
     for (const cb of this.#listeners) {
       try {
         cb();
