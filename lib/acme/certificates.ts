@@ -47,6 +47,11 @@ export function createCertificates(
       log: log.child("acme"),
     })
     : undefined;
+  if (!issuer) {
+    log.info(
+      "ACME is off ([acme] email is empty): self-signed certificates only",
+    );
+  }
   const manager = new AcmeManager({
     store,
     ...(issuer ? { issuer } : {}),

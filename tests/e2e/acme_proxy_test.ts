@@ -9,6 +9,8 @@ import tls from "node:tls";
 import { resolveConfig } from "../../lib/config/mod.ts";
 import { createCertificates } from "../../lib/acme/certificates.ts";
 import { DomainWatch } from "../../lib/acme/domain_watch.ts";
+import { createSelfSigned } from "../../lib/acme/self_signed.ts";
+import { readCertInfo } from "../../lib/acme/cert_info.ts";
 import type { Clock } from "../../lib/acme/clock.ts";
 import { ProxyServer, Router } from "../../lib/proxy/mod.ts";
 import { freePort, startPebble, waitFor } from "./acme_pebble_harness.ts";
@@ -83,7 +85,7 @@ async function opensslHandshake(
 const serialOf = (s: string | undefined) =>
   (s ?? "").toLowerCase().replace(/^0+/, "");
 
-Deno.test("proxy + ACME: HTTP-01 through the proxy, SNI on its HTTPS listener, renewal served", async () => {
+Deno.test("proxy + ACME: HTTP-01 through the proxy, SNI on its HTTPS listener, manual override and renewal served without restart", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mypaas-acme-proxy-" });
   const cleanup: (() => Promise<void> | void)[] = [];
   try {
@@ -173,6 +175,19 @@ Deno.test("proxy + ACME: HTTP-01 through the proxy, SNI on its HTTPS listener, r
       ]),
       false,
       "CBC suites refused",
+    );
+
+    // An operator's certificate for two.test replaces the ACME one on the
+    // running listener (the manual folder is polled, no restart).
+    const manual = await createSelfSigned(["two.test"]);
+    const manualDir = `${dir}/data/certs/manual`;
+    await Deno.writeTextFile(`${manualDir}/two.key`, manual.key);
+    await Deno.writeTextFile(`${manualDir}/two.crt`, manual.cert);
+    const manualSerial = serialOf(readCertInfo(manual.cert).serial);
+    await waitFor(
+      async () =>
+        (await handshake(port, "two.test", manual.cert)) === manualSerial,
+      10_000,
     );
 
     clock.jump(4 * YEAR);
