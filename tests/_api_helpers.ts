@@ -118,3 +118,93 @@ export async function makeApi(
     },
   };
 }
+
+async function openssl(args: string[]) {
+  const out = await new Deno.Command("openssl", { args, stdin: "null" })
+    .output();
+  if (!out.success) {
+    throw new Error(
+      `openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+}
+
+/**
+ * A test CA (`dir/ca.pem`) and a leaf for `names` and 127.0.0.1
+ * (`dir/leaf.pem`, `dir/leaf.key`), made with the openssl CLI.
+ */
+export async function makeTestCa(
+  dir: string,
+  names: string[] = ["localhost"],
+): Promise<void> {
+  const ec = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+  ];
+  await openssl([
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    `${dir}/ca.key`,
+    "-out",
+    `${dir}/ca.pem`,
+    "-days",
+    "2",
+    "-subj",
+    "/CN=mypaas test CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
+  await openssl([
+    "req",
+    ...ec,
+    "-keyout",
+    `${dir}/leaf.key`,
+    "-out",
+    `${dir}/leaf.csr`,
+    "-subj",
+    `/CN=${names[0]}`,
+  ]);
+  await Deno.writeTextFile(
+    `${dir}/leaf.ext`,
+    `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")},IP:127.0.0.1\n` +
+      "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+  );
+  await openssl([
+    "x509",
+    "-req",
+    "-in",
+    `${dir}/leaf.csr`,
+    "-CA",
+    `${dir}/ca.pem`,
+    "-CAkey",
+    `${dir}/ca.key`,
+    "-CAcreateserial",
+    "-out",
+    `${dir}/leaf.pem`,
+    "-days",
+    "2",
+    "-extfile",
+    `${dir}/leaf.ext`,
+  ]);
+}
+
+/** Serves `app` over TLS on 127.0.0.1, port 0, with the leaf of `makeTestCa`. */
+export async function serveTls(
+  dir: string,
+  handler: (req: Request) => Response | Promise<Response>,
+): Promise<Deno.HttpServer<Deno.NetAddr>> {
+  return Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: await Deno.readTextFile(`${dir}/leaf.pem`),
+    key: await Deno.readTextFile(`${dir}/leaf.key`),
+    onListen() {},
+  }, handler);
+}

@@ -5,94 +5,24 @@
  */
 import { InputError } from "../lib/errors.ts";
 import { PrivateKey, writeKeyFile } from "../lib/keys/mod.ts";
-import { makeApi } from "./_api_helpers.ts";
-import { assert, assertEquals, assertStringIncludes } from "./_push_assert.ts";
+import { makeApi, makeTestCa, serveTls } from "./_api_helpers.ts";
+import { assertEquals, assertStringIncludes } from "./_push_assert.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const DENO_DIR = Deno.env.get("DENO_DIR") ??
   `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`;
 const dec = new TextDecoder();
 
-async function openssl(args: string[]) {
-  const out = await new Deno.Command("openssl", { args, stdin: "null" })
-    .output();
-  assert(out.success, dec.decode(out.stderr));
-}
-
-async function testCa(dir: string) {
-  const ec = [
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-  ];
-  await openssl([
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    `${dir}/ca.key`,
-    "-out",
-    `${dir}/ca.pem`,
-    "-days",
-    "2",
-    "-subj",
-    "/CN=mypaas test CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign",
-  ]);
-  await openssl([
-    "req",
-    ...ec,
-    "-keyout",
-    `${dir}/leaf.key`,
-    "-out",
-    `${dir}/leaf.csr`,
-    "-subj",
-    "/CN=localhost",
-  ]);
-  await Deno.writeTextFile(
-    `${dir}/ext`,
-    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-  );
-  await openssl([
-    "x509",
-    "-req",
-    "-in",
-    `${dir}/leaf.csr`,
-    "-CA",
-    `${dir}/ca.pem`,
-    "-CAkey",
-    `${dir}/ca.key`,
-    "-CAcreateserial",
-    "-out",
-    `${dir}/leaf.pem`,
-    "-days",
-    "2",
-    "-extfile",
-    `${dir}/ext`,
-  ]);
-}
-
 Deno.test("mypaas push over TLS: exit 0 on success, 1 with the build lines on failure, 2 on bad input", async () => {
   const key = await PrivateKey.generate();
   await using api = await makeApi([key]);
   const dir = api.dataDir;
-  await testCa(dir);
+  await makeTestCa(dir);
   const home = `${dir}/home`;
   await writeKeyFile(`${home}/.ssh/mypaas_key`, await key.toPem());
   const tick = setInterval(() => api.clock.now = Date.now(), 50);
   api.clock.now = Date.now();
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: await Deno.readTextFile(`${dir}/leaf.pem`),
-    key: await Deno.readTextFile(`${dir}/leaf.key`),
-    onListen() {},
-  }, (req) => api.app.fetch(req));
+  const server = await serveTls(dir, (req) => api.app.fetch(req));
   const url = `https://localhost:${server.addr.port}`;
   const app = `${dir}/app`;
   await Deno.mkdir(app);

@@ -8,6 +8,7 @@
 import { strToU8, zipSync } from "fflate";
 import { ApiClient } from "../../lib/api/client.ts";
 import { PrivateKey } from "../../lib/keys/mod.ts";
+import { makeTestCa } from "../_api_helpers.ts";
 import { assert, assertEquals, assertStringIncludes } from "../_push_assert.ts";
 import {
   docker,
@@ -43,70 +44,6 @@ async function run(cmd: string, args: string[], env?: Record<string, string>) {
     stdout: dec.decode(out.stdout),
     stderr: dec.decode(out.stderr),
   };
-}
-
-/** A test CA and a leaf for `names` (DNS) and 127.0.0.1. */
-async function makeCerts(dir: string, names: string[]) {
-  const ok = async (args: string[]) => {
-    const r = await run("openssl", args);
-    assert(r.code === 0, `openssl ${args[0]}: ${r.stderr}`);
-  };
-  const ec = [
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-  ];
-  await ok([
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    `${dir}/ca.key`,
-    "-out",
-    `${dir}/ca.pem`,
-    "-days",
-    "2",
-    "-subj",
-    "/CN=mypaas push test CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  ]);
-  await ok([
-    "req",
-    ...ec,
-    "-keyout",
-    `${dir}/leaf.key`,
-    "-out",
-    `${dir}/leaf.csr`,
-    "-subj",
-    `/CN=${names[0]}`,
-  ]);
-  await Deno.writeTextFile(
-    `${dir}/leaf.ext`,
-    `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")},IP:127.0.0.1\n` +
-      "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-  );
-  await ok([
-    "x509",
-    "-req",
-    "-in",
-    `${dir}/leaf.csr`,
-    "-CA",
-    `${dir}/ca.pem`,
-    "-CAkey",
-    `${dir}/ca.key`,
-    "-CAcreateserial",
-    "-out",
-    `${dir}/leaf.pem`,
-    "-days",
-    "2",
-    "-extfile",
-    `${dir}/leaf.ext`,
-  ]);
 }
 
 /** GET https://host:port/path over TLS to 127.0.0.1 (no DNS for *.localhost). */
@@ -150,7 +87,7 @@ Deno.test("e2e push: a key-gen client pushes over HTTPS with --ca; the app answe
   try {
     await Deno.mkdir(`${data}/certs/manual`, { recursive: true });
     await Deno.mkdir(home);
-    await makeCerts(dir, ["localhost", host]);
+    await makeTestCa(dir, ["localhost", host]);
     await Deno.copyFile(`${dir}/leaf.pem`, `${data}/certs/manual/test.crt`);
     await Deno.copyFile(`${dir}/leaf.key`, `${data}/certs/manual/test.key`);
     const ca = await Deno.readTextFile(`${dir}/ca.pem`);
