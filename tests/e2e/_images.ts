@@ -244,3 +244,45 @@ export async function tryGet(
     return null;
   }
 }
+
+/**
+ * GETs `path` from 127.0.0.1:`port` with a `Host` header (fetch does not let
+ * one set it): raw HTTP/1.1 over a TCP connection, `Connection: close`.
+ */
+export async function getWithHost(
+  port: number,
+  host: string,
+  path = "/",
+  timeoutMs = 2000,
+): Promise<{ status: number; body: string } | null> {
+  let conn: Deno.TcpConn | undefined;
+  const timer = setTimeout(() => conn?.close(), timeoutMs);
+  try {
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(
+      new TextEncoder().encode(
+        `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      ),
+    );
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(16384);
+    while (true) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+    }
+    const text = new TextDecoder().decode(
+      new Uint8Array(chunks.flatMap((c) => [...c])),
+    );
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
+    const body = text.slice(text.indexOf("\r\n\r\n") + 4);
+    return status ? { status, body } : null;
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn?.close();
+    } catch { /* closed by the timer */ }
+  }
+}

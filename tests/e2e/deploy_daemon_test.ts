@@ -9,6 +9,7 @@ import { assert, assertEquals } from "../_docker_contract.ts";
 import {
   docker,
   ensureBusyboxImage,
+  getWithHost,
   removeByLabel,
   removeImages,
   tryGet,
@@ -18,7 +19,7 @@ import {
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-async function daemonEnv() {
+async function daemonEnv(opts: { httpPort?: number } = {}) {
   await ensureBusyboxImage();
   const dir = await Deno.makeTempDir({ prefix: "mypaas-daemon-e2e-" });
   const network = uniqueName("mypaas-d");
@@ -30,7 +31,8 @@ async function daemonEnv() {
     `[server]
 data_dir = "${dir}/data"
 control_socket = "${socket}"
-http_port = 0
+bind = "127.0.0.1"
+http_port = ${opts.httpPort ?? 0}
 https_port = 0
 [docker]
 network = "${network}"
@@ -119,6 +121,7 @@ API_TOKEN = "t0ken"
 function comments(service: string): string[] {
   return [
     `service=${service}`,
+    `url=http://${service}.localhost`,
     "scale=roll 2",
     "healthcheck=/health 200ms 200ms",
   ];
@@ -139,7 +142,10 @@ for (
   ] as const
 ) {
   Deno.test(`e2e daemon: kill -9 during a rolling deploy (${moment}), restart: wholly on one release, and list says which`, async () => {
-    await using t = await daemonEnv();
+    const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (free.addr as Deno.NetAddr).port;
+    free.close();
+    await using t = await daemonEnv({ httpPort: port });
     await t.start();
     const client = new ControlClient(t.socket);
     try {
@@ -205,6 +211,9 @@ for (
         ])).stdout.trim();
         assertEquals((await tryGet(`http://${ip}/`, 2000))?.body, want);
       }
+      // recovery put the serving containers back into the proxy
+      const viaProxy = await getWithHost(port, `${t.service}.localhost`);
+      assertEquals(viaProxy?.body, want);
       const cli = await t.cli("server", "list");
       assertEquals(cli.code, 0, cli.stderr);
       assert(
@@ -286,4 +295,49 @@ Deno.test("e2e daemon: server deploy exits 0 on success, 1 on a failed build, 2 
       .stdout.trim(),
     "",
   );
+});
+
+Deno.test("e2e daemon: through the daemon's own proxy, a rolling redeploy answers every request", async () => {
+  const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (free.addr as Deno.NetAddr).port;
+  free.close();
+  await using t = await daemonEnv({ httpPort: port });
+  await t.start();
+  const host = `${t.service}.localhost`;
+  const cm = [
+    `service=${t.service}`,
+    `url=http://${host}`,
+    "scale=roll 2",
+    "healthcheck=/health 200ms 200ms",
+  ];
+  const client = new ControlClient(t.socket);
+  try {
+    await writeHttpdApp(t.app, { body: "v1", comments: cm });
+    assert((await client.deploy(t.app, {}, () => {})).ok);
+    assertEquals((await getWithHost(port, host))?.body, "v1");
+    await writeHttpdApp(t.app, { body: "v2", comments: cm });
+    let done = false;
+    const seen = new Map<string, number>();
+    const poll = (async () => {
+      const end = Date.now() + 60_000;
+      while (!done && Date.now() < end) {
+        const r = await getWithHost(port, host);
+        const key = r ? `${r.status} ${r.body}` : "no answer";
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+      }
+    })();
+    const res = await client.deploy(t.app, {}, () => {});
+    done = true;
+    await poll;
+    assert(res.ok, res.error);
+    const total = [...seen.values()].reduce((a, b) => a + b, 0);
+    assert(total > 10, `only ${total} requests`);
+    assertEquals(
+      [...seen.keys()].filter((k) => k !== "200 v1" && k !== "200 v2"),
+      [],
+    );
+    assertEquals((await getWithHost(port, host))?.body, "v2");
+  } finally {
+    client.close();
+  }
 });
