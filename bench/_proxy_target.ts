@@ -46,6 +46,9 @@ const server = new ProxyServer({
     }
     : {}),
   listen: { http: 0, https: cert ? 0 : false },
+  ...(Deno.env.get("PROXY_CLIENT") === "fetch"
+    ? { upstreamClient: "fetch" as const }
+    : {}),
 });
 await server.start();
 const out = `${server.httpAddr!.port} ${server.httpsAddr?.port ?? 0}\n`;

@@ -112,6 +112,7 @@ export async function startProxy(
     proxy?: Partial<ResolvedConfig["proxy"]>;
     router?: RouterOptions;
     certs?: CertSource;
+    upstreamClient?: "h1" | "fetch";
   } = {},
 ): Promise<TestProxy> {
   const router = new Router(opts.router);
@@ -120,6 +121,7 @@ export async function startProxy(
     config: testConfig(opts.proxy),
     ...(opts.certs ? { certs: opts.certs } : {}),
     listen: { http: 0, https: opts.certs ? 0 : false },
+    ...(opts.upstreamClient ? { upstreamClient: opts.upstreamClient } : {}),
   });
   await server.start();
   return {

@@ -10,6 +10,42 @@ import { errorPage } from "./error_pages.ts";
 import { type ClientSide, stripHopByHop, upstreamHeaders } from "./headers.ts";
 import { guardBody, type Tripwire } from "./limits.ts";
 import type { Target, UpstreamPool } from "./upstream_pool.ts";
+import type { H1Client, H1Request, H1Response } from "./h1_client.ts";
+
+/**
+ * Sends one request to an upstream origin (`http://host:port`); the answer's
+ * headers belong to the caller (no copy needed).
+ */
+export type UpstreamSend = (
+  origin: string,
+  r: H1Request,
+) => Promise<H1Response>;
+
+/** An UpstreamSend over the hand-written keep-alive client (passes Host). */
+export function h1Send(client: H1Client): UpstreamSend {
+  return (origin, r) => client.request(origin, r);
+}
+
+/** An UpstreamSend over fetch with a pooled client (Host is not passed). */
+export function fetchSend(client: Deno.HttpClient): UpstreamSend {
+  return async (origin, r) => {
+    const res = await fetch(origin + r.path, {
+      method: r.method,
+      headers: r.headers,
+      body: r.body,
+      redirect: "manual",
+      client,
+      ...(r.signal ? { signal: r.signal } : {}),
+    });
+    const length = res.headers.get("content-length");
+    return {
+      status: res.status,
+      headers: new Headers(res.headers),
+      body: res.body,
+      ...(length !== null ? { length: Number(length) } : {}),
+    };
+  };
+}
 
 /** Limits and timeouts the forwarder applies (milliseconds, bytes). */
 export interface ForwardLimits {
@@ -37,7 +73,7 @@ export async function forwardToPool(
   fr: ForwardRequest,
   pool: UpstreamPool,
   limits: ForwardLimits,
-  client: Deno.HttpClient,
+  send: UpstreamSend,
 ): Promise<Response> {
   const { req, side } = fr;
   const trip: Tripwire = {};
@@ -49,6 +85,10 @@ export async function forwardToPool(
     : null;
   const retryable = body === null && IDEMPOTENT.has(req.method);
   const headers = upstreamHeaders(req, side);
+  const declared = req.headers.get("content-length");
+  const contentLength = body && declared !== null && /^\d+$/.test(declared)
+    ? Number(declared)
+    : undefined;
   const input = {
     headers: req.headers,
     clientIp: side.clientIp,
@@ -71,14 +111,14 @@ export async function forwardToPool(
       t.acquire();
       const ac = new AbortController();
       const timer = setTimeout(() => ac.abort(), limits.upstreamTimeout);
-      let res: Response;
+      let res: H1Response;
       try {
-        res = await fetch(t.url + fr.pathAndQuery, {
+        res = await send(t.url, {
           method: req.method,
+          path: fr.pathAndQuery,
           headers,
           body,
-          redirect: "manual",
-          client,
+          ...(contentLength !== undefined ? { contentLength } : {}),
           signal: ac.signal,
         });
       } catch {
@@ -92,14 +132,13 @@ export async function forwardToPool(
         return errorPage(502);
       }
       clearTimeout(timer);
-      const h = new Headers(res.headers);
+      const h = res.headers;
       stripHopByHop(h);
       if (pick.setCookie) h.append("set-cookie", pick.setCookie);
       h.set("x-request-id", side.requestId);
       if (fr.hsts) h.set("strict-transport-security", HSTS);
       return new Response(countedBody(res, t), {
         status: res.status,
-        statusText: res.statusText,
         headers: h,
       });
     }
@@ -117,12 +156,14 @@ const SMALL_BODY = 64 * 1024;
  * throughput) and count as done once the head arrived.
  */
 function countedBody(
-  res: Response,
+  res: H1Response,
   t: Target,
-): ReadableStream<Uint8Array> | null {
+): BodyInit | null {
   const body = res.body;
-  const length = res.headers.get("content-length");
-  if (!body || (length !== null && Number(length) <= SMALL_BODY)) {
+  if (
+    !body || body instanceof Uint8Array ||
+    (res.length !== undefined && res.length <= SMALL_BODY)
+  ) {
     t.release();
     return body;
   }

@@ -6,7 +6,11 @@
  */
 import { errorPage } from "./error_pages.ts";
 import { headSize, requestIdOf, upstreamHeaders } from "./headers.ts";
-import { type ForwardLimits, forwardToPool } from "./forward.ts";
+import {
+  type ForwardLimits,
+  forwardToPool,
+  type UpstreamSend,
+} from "./forward.ts";
 import type { HandlerBackend, RequestInfo, Router } from "./router.ts";
 import { isWebSocket, proxyWebSocket } from "./websocket.ts";
 
@@ -30,17 +34,17 @@ export type ProxyHandler = (req: Request, conn: ConnInfo) => Promise<Response>;
 
 const CHALLENGE = "/.well-known/acme-challenge/";
 
-/** Builds the handler; `client` is the pooled HTTP client to upstreams. */
+/** Builds the handler; `send` is the pooled HTTP client to upstreams. */
 export function createProxyHandler(
   router: Router,
   opts: ProxyHandlerOptions,
-  client: Deno.HttpClient,
+  send: UpstreamSend,
 ): ProxyHandler {
   const domain = opts.domain.toLowerCase();
   return async (req, conn) => {
-    const url = new URL(req.url);
+    const url = splitUrl(req.url);
     const path = url.pathname;
-    const host = url.hostname.toLowerCase().replace(/\.$/, "");
+    const host = url.hostname;
     const requestId = requestIdOf(req);
     const info = {
       remoteAddr: conn.remoteAddr,
@@ -109,7 +113,7 @@ export function createProxyHandler(
       },
       pool,
       opts,
-      client,
+      send,
     );
   };
 }
@@ -124,4 +128,22 @@ async function callHandler(
   } catch {
     return errorPage(500);
   }
+}
+
+/** Host and path of an absolute request URL without a URL parse. */
+function splitUrl(
+  href: string,
+): { host: string; hostname: string; pathname: string; search: string } {
+  const start = href.indexOf("//") + 2;
+  let end = href.indexOf("/", start);
+  if (end < 0) end = href.length;
+  const host = href.slice(start, end).toLowerCase();
+  const q = href.indexOf("?", end);
+  const pathname = q < 0 ? href.slice(end) || "/" : href.slice(end, q);
+  const search = q < 0 ? "" : href.slice(q);
+  let hostname = host.startsWith("[")
+    ? host.slice(0, host.indexOf("]") + 1)
+    : host.replace(/:\d+$/, "");
+  if (hostname.endsWith(".")) hostname = hostname.slice(0, -1);
+  return { host, hostname, pathname, search };
 }

@@ -9,6 +9,8 @@ import { type Logger, silentLogger } from "../log.ts";
 import { errorPage } from "./error_pages.ts";
 import { createProxyHandler, type ProxyHandler } from "./proxy_handler.ts";
 import type { Router } from "./router.ts";
+import { fetchSend, h1Send, type UpstreamSend } from "./forward.ts";
+import { H1Client } from "./h1_client.ts";
 import { type CertSource, serveTls, type TlsServer } from "./tls_server.ts";
 
 /** Options of the proxy part. */
@@ -23,6 +25,11 @@ export interface ProxyServerOptions {
    * false to disable that listener.
    */
   listen?: { http?: number | false; https?: number | false };
+  /**
+   * Upstream client: "h1" (default; hand-written keep-alive HTTP/1.1, passes
+   * Host, least CPU) or "fetch" (Deno.createHttpClient pool).
+   */
+  upstreamClient?: "h1" | "fetch";
 }
 
 /** The HTTP and HTTPS listeners of the proxy. */
@@ -30,7 +37,7 @@ export class ProxyServer {
   readonly name = "proxy";
   readonly #opts: ProxyServerOptions;
   readonly #log: Logger;
-  #client: Deno.HttpClient | undefined;
+  #close: (() => void) | undefined;
   #http: Deno.HttpServer<Deno.NetAddr> | undefined;
   #https: TlsServer | undefined;
   #unsubscribe: (() => void) | undefined;
@@ -61,13 +68,22 @@ export class ProxyServer {
       this.#log.warn("no certificate source: HTTPS listener not started");
       httpsPort = undefined;
     }
-    this.#client = Deno.createHttpClient({ poolMaxIdlePerHost: 512 });
+    let send: UpstreamSend;
+    if (this.#opts.upstreamClient === "fetch") {
+      const client = Deno.createHttpClient({ poolMaxIdlePerHost: 512 });
+      send = fetchSend(client);
+      this.#close = () => client.close();
+    } else {
+      const client = new H1Client({ maxIdlePerOrigin: 512 });
+      send = h1Send(client);
+      this.#close = () => client.close();
+    }
     const handler = (httpsBound: number) =>
       createProxyHandler(this.#opts.router, {
         ...config.proxy,
         domain: config.server.domain,
         httpsPort: httpsBound,
-      }, this.#client!);
+      }, send);
     const onError = (e: unknown) => {
       this.#log.error(`request failed: ${(e as Error)?.message ?? e}`);
       return errorPage(500);
@@ -116,8 +132,8 @@ export class ProxyServer {
     this.#http = undefined;
     this.#https = undefined;
     await Promise.allSettled([http?.shutdown(), https?.shutdown()]);
-    this.#client?.close();
-    this.#client = undefined;
+    this.#close?.();
+    this.#close = undefined;
     this.#opts.router.stop();
   }
 

@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { raw, spec, startBackend, startProxy } from "./_proxy_helpers.ts";
+
+for (const client of ["h1", "fetch"] as const) {
+  Deno.test(`${client} client: large, chunked and empty bodies stream back intact`, async () => {
+    const big = "0123456789abcdef".repeat(64 * 1024); // 1 MiB
+    const p = await startProxy({ upstreamClient: client });
+    const b = startBackend("b", (req) => {
+      const path = new URL(req.url).pathname;
+      if (path === "/big") return new Response(big);
+      if (path === "/empty") return new Response(null, { status: 204 });
+      // a stream without length: chunked on the wire
+      return new Response(
+        new ReadableStream({
+          start(c) {
+            for (let i = 0; i < 5; i++) {
+              c.enqueue(new TextEncoder().encode(`part${i};`));
+            }
+            c.close();
+          },
+        }),
+      );
+    });
+    try {
+      p.router.setService(spec("b", ["http://127.0.0.1/"]));
+      p.router.addUpstream("b", { id: "b", url: b.url });
+      const base = `http://127.0.0.1:${p.port}`;
+      for (let round = 0; round < 3; round++) {
+        assert.equal(await (await fetch(`${base}/big`)).text(), big);
+        assert.equal(
+          await (await fetch(`${base}/chunked`)).text(),
+          "part0;part1;part2;part3;part4;",
+        );
+        const empty = await fetch(`${base}/empty`);
+        assert.equal(empty.status, 204);
+        await empty.body?.cancel();
+      }
+      assert.equal(p.router.pool("b")!.targets()[0]!.inflight, 0);
+    } finally {
+      await p.stop();
+      await b.close();
+    }
+  });
+}
+
+Deno.test("h1 client passes the client's Host header upstream", async () => {
+  const p = await startProxy({ upstreamClient: "h1" });
+  const b = startBackend("b", (req) => new Response(req.headers.get("host")));
+  try {
+    p.router.setService(spec("b", ["http://app.test/"]));
+    p.router.addUpstream("b", { id: "b", url: b.url });
+    assert.equal((await raw(p.port, { host: "app.test" })).body, "app.test");
+  } finally {
+    await p.stop();
+    await b.close();
+  }
+});
