@@ -5,6 +5,8 @@
  * the test's challenge listener), ephemeral ports, cleanup in close().
  */
 import dgram from "node:dgram";
+import tls from "node:tls";
+import type { Clock } from "../../lib/acme/clock.ts";
 import * as x509 from "@peculiar/x509";
 
 const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
@@ -99,6 +101,59 @@ export async function startPebble(
     },
     close,
   };
+}
+
+/** Real time plus an offset; jump() moves time and fires pending timers now. */
+export class SkewClock implements Clock {
+  offset = 0;
+  #timers = new Map<ReturnType<typeof setTimeout>, () => void>();
+  now = () => Date.now() + this.offset;
+  setTimeout = (cb: () => void, ms: number) => {
+    const id = setTimeout(() => {
+      this.#timers.delete(id);
+      cb();
+    }, ms);
+    this.#timers.set(id, cb);
+    return id;
+  };
+  clearTimeout = (id: unknown) => {
+    const timer = id as ReturnType<typeof setTimeout>;
+    clearTimeout(timer);
+    this.#timers.delete(timer);
+  };
+  jump(ms: number): void {
+    this.offset += ms;
+    for (const [id, cb] of [...this.#timers]) {
+      this.clearTimeout(id);
+      cb();
+    }
+  }
+}
+
+/** A hex serial without leading zeros, lower case. */
+export function hex(serial: string | undefined): string {
+  return (serial ?? "").toLowerCase().replace(/^0+/, "");
+}
+
+/** Handshakes with SNI `name`, trusting only `ca`; the peer's serial (hex). */
+export function handshake(
+  port: number,
+  name: string,
+  ca: string,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: "127.0.0.1",
+      port,
+      servername: name,
+      ca: [ca],
+    }, () => {
+      const serial = socket.getPeerCertificate().serialNumber;
+      socket.destroy();
+      resolve(hex(String(serial)));
+    });
+    socket.on("error", reject);
+  });
 }
 
 /** An ephemeral port that was free a moment ago. */

@@ -8,37 +8,14 @@ import tls from "node:tls";
 import { resolveConfig } from "../../lib/config/mod.ts";
 import { createCertificates } from "../../lib/acme/certificates.ts";
 import type { CertSource } from "../../lib/acme/cert_source.ts";
-import type { Clock } from "../../lib/acme/clock.ts";
-import { startPebble } from "./acme_pebble_harness.ts";
+import {
+  handshake,
+  hex,
+  SkewClock,
+  startPebble,
+} from "./acme_pebble_harness.ts";
 
 const YEAR = 365 * 86_400_000;
-
-/** Real time plus an offset; jump() moves time and fires pending timers now. */
-class SkewClock implements Clock {
-  offset = 0;
-  #timers = new Map<ReturnType<typeof setTimeout>, () => void>();
-  now = () => Date.now() + this.offset;
-  setTimeout = (cb: () => void, ms: number) => {
-    const id = setTimeout(() => {
-      this.#timers.delete(id);
-      cb();
-    }, ms);
-    this.#timers.set(id, cb);
-    return id;
-  };
-  clearTimeout = (id: unknown) => {
-    const timer = id as ReturnType<typeof setTimeout>;
-    clearTimeout(timer);
-    this.#timers.delete(timer);
-  };
-  jump(ms: number): void {
-    this.offset += ms;
-    for (const [id, cb] of [...this.#timers]) {
-      this.clearTimeout(id);
-      cb();
-    }
-  }
-}
 
 /** A TLS server choosing its certificate by SNI from a CertSource. */
 async function serveBySni(
@@ -57,28 +34,6 @@ async function serveBySni(
     port: (server.address() as { port: number }).port,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
-}
-
-/** A hex serial without leading zeros, lower case. */
-function hex(serial: string | undefined): string {
-  return (serial ?? "").toLowerCase().replace(/^0+/, "");
-}
-
-/** Handshakes with SNI `name`, trusting only `ca`; the peer's serial (hex). */
-function handshake(port: number, name: string, ca: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({
-      host: "127.0.0.1",
-      port,
-      servername: name,
-      ca: [ca],
-    }, () => {
-      const serial = socket.getPeerCertificate().serialNumber;
-      socket.destroy();
-      resolve(hex(String(serial)));
-    });
-    socket.on("error", reject);
-  });
 }
 
 Deno.test("ACME against pebble: issue two domains, serve them by SNI, back off on a failed order, renew", async () => {

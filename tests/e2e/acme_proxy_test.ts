@@ -5,59 +5,22 @@
  * from the CertStore, and a renewal reaches clients (the listener rebinds).
  */
 import assert from "node:assert/strict";
-import tls from "node:tls";
 import { resolveConfig } from "../../lib/config/mod.ts";
 import { createCertificates } from "../../lib/acme/certificates.ts";
 import { DomainWatch } from "../../lib/acme/domain_watch.ts";
 import { createSelfSigned } from "../../lib/acme/self_signed.ts";
 import { readCertInfo } from "../../lib/acme/cert_info.ts";
-import type { Clock } from "../../lib/acme/clock.ts";
 import { ProxyServer, Router } from "../../lib/proxy/mod.ts";
-import { freePort, startPebble, waitFor } from "./acme_pebble_harness.ts";
+import {
+  freePort,
+  handshake,
+  hex,
+  SkewClock,
+  startPebble,
+  waitFor,
+} from "./acme_pebble_harness.ts";
 
 const YEAR = 365 * 86_400_000;
-
-/** Real time plus an offset that the test moves; timers fire on jump(). */
-class SkewClock implements Clock {
-  offset = 0;
-  #timers = new Map<ReturnType<typeof setTimeout>, () => void>();
-  now = () => Date.now() + this.offset;
-  setTimeout = (cb: () => void, ms: number) => {
-    const id = setTimeout(() => {
-      this.#timers.delete(id);
-      cb();
-    }, ms);
-    this.#timers.set(id, cb);
-    return id;
-  };
-  clearTimeout = (id: unknown) => {
-    const timer = id as ReturnType<typeof setTimeout>;
-    clearTimeout(timer);
-    this.#timers.delete(timer);
-  };
-  jump(ms: number): void {
-    this.offset += ms;
-    for (const [id, cb] of [...this.#timers]) {
-      this.clearTimeout(id);
-      cb();
-    }
-  }
-}
-
-/** Handshakes with SNI `name` trusting only `ca`; the peer's serial (hex). */
-function handshake(port: number, name: string, ca: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect(
-      { host: "127.0.0.1", port, servername: name, ca: [ca] },
-      () => {
-        const serial = String(socket.getPeerCertificate().serialNumber);
-        socket.destroy();
-        resolve(serial.toLowerCase().replace(/^0+/, ""));
-      },
-    );
-    socket.on("error", reject);
-  });
-}
 
 /** Whether `openssl s_client` with extra flags completes a handshake. */
 async function opensslHandshake(
@@ -81,9 +44,6 @@ async function opensslHandshake(
   const text = new TextDecoder().decode(out.stdout);
   return out.code === 0 && /Cipher is (?!\(NONE\))/.test(text);
 }
-
-const serialOf = (s: string | undefined) =>
-  (s ?? "").toLowerCase().replace(/^0+/, "");
 
 Deno.test("proxy + ACME: HTTP-01 through the proxy, SNI on its HTTPS listener, manual override and renewal served without restart", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mypaas-acme-proxy-" });
@@ -159,8 +119,8 @@ Deno.test("proxy + ACME: HTTP-01 through the proxy, SNI on its HTTPS listener, m
     const port = proxy.httpsAddr!.port;
     const one = await handshake(port, "one.test", root);
     const two = await handshake(port, "two.test", root);
-    assert.equal(one, serialOf(certs.store.lookup("one.test")?.info.serial));
-    assert.equal(two, serialOf(certs.store.lookup("two.test")?.info.serial));
+    assert.equal(one, hex(certs.store.lookup("one.test")?.info.serial));
+    assert.equal(two, hex(certs.store.lookup("two.test")?.info.serial));
     assert.notEqual(one, two);
 
     // TLS 1.2+ with AEAD suites only: openssl as an independent client
@@ -183,7 +143,7 @@ Deno.test("proxy + ACME: HTTP-01 through the proxy, SNI on its HTTPS listener, m
     const manualDir = `${dir}/data/certs/manual`;
     await Deno.writeTextFile(`${manualDir}/two.key`, manual.key);
     await Deno.writeTextFile(`${manualDir}/two.crt`, manual.cert);
-    const manualSerial = serialOf(readCertInfo(manual.cert).serial);
+    const manualSerial = hex(readCertInfo(manual.cert).serial);
     await waitFor(
       async () =>
         (await handshake(port, "two.test", manual.cert)) === manualSerial,
@@ -192,7 +152,7 @@ Deno.test("proxy + ACME: HTTP-01 through the proxy, SNI on its HTTPS listener, m
 
     clock.jump(4 * YEAR);
     await certs.manager.whenIdle();
-    const renewed = serialOf(certs.store.lookup("one.test")?.info.serial);
+    const renewed = hex(certs.store.lookup("one.test")?.info.serial);
     assert.notEqual(renewed, one);
     // the proxy rebinds its listener on change; new handshakes see the new one
     await waitFor(
