@@ -19,7 +19,9 @@ import {
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-async function daemonEnv(opts: { httpPort?: number } = {}) {
+async function daemonEnv(
+  opts: { httpPort?: number; dockerSocket?: string } = {},
+) {
   await ensureBusyboxImage();
   const dir = await Deno.makeTempDir({ prefix: "mypaas-daemon-e2e-" });
   const network = uniqueName("mypaas-d");
@@ -36,6 +38,7 @@ http_port = ${opts.httpPort ?? 0}
 https_port = 0
 [docker]
 network = "${network}"
+socket = "${opts.dockerSocket ?? "/var/run/docker.sock"}"
 volume_root = "${dir}/volumes"
 [proxy]
 drain_timeout = "200ms"
@@ -340,4 +343,22 @@ Deno.test("e2e daemon: through the daemon's own proxy, a rolling redeploy answer
   } finally {
     client.close();
   }
+});
+
+Deno.test("e2e daemon: starts without a reachable Docker engine and says so when asked for containers", async () => {
+  await using t = await daemonEnv({ dockerSocket: "/nonexistent/docker.sock" });
+  await t.start();
+  const list = await t.cli("server", "list");
+  assertEquals(list.code, 0, list.stderr);
+  await writeHttpdApp(t.app, {
+    body: "v1",
+    comments: [`service=${t.service}`],
+  });
+  const res = await t.cli("server", "deploy", t.app);
+  assertEquals(res.code, 1, res.stderr);
+  assert(
+    res.stderr.includes("/nonexistent/docker.sock does not answer"),
+    res.stderr,
+  );
+  assert(t.logs.join("").includes("container services are unavailable"));
 });
