@@ -43,66 +43,64 @@ Deno.test("ariCertId() is base64url(AKI) . base64url(DER serial) with the sign b
   assert.equal(ariCertId(low.pem), `${b64url(low.keyId)}.AQI`);
 });
 
+/** Runs `fn` with an AcmeIssuer whose directory `handler` serves on loopback. */
+async function withDirectory(
+  handler: (req: Request) => Response,
+  fn: (issuer: AcmeIssuer) => Promise<void>,
+): Promise<void> {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    handler,
+  );
+  const dir = await Deno.makeTempDir({ prefix: "mypaas-acme-ari-" });
+  const issuer = new AcmeIssuer({
+    directory: `http://127.0.0.1:${server.addr.port}/dir`,
+    email: "ops@ari.test",
+    accountKeyFile: `${dir}/account.key`,
+    challenges: new ChallengeResponder(),
+  });
+  try {
+    await fn(issuer);
+  } finally {
+    issuer.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 Deno.test("AcmeIssuer.renewalWindow() asks the directory's renewalInfo for the certificate", async () => {
   const { pem, keyId } = await leafWithSerial("7f01");
   const seen: string[] = [];
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    (req) => {
-      const url = new URL(req.url);
-      seen.push(url.pathname);
-      if (url.pathname === "/dir") {
-        return Response.json({ renewalInfo: `${url.origin}/ari/` });
-      }
-      return Response.json({
-        suggestedWindow: {
-          start: "2031-01-01T00:00:00Z",
-          end: "2031-01-03T00:00:00Z",
-        },
-      }, { headers: { "retry-after": "7200" } });
-    },
-  );
-  const dir = await Deno.makeTempDir({ prefix: "mypaas-acme-ari-" });
-  try {
-    const issuer = new AcmeIssuer({
-      directory: `http://127.0.0.1:${server.addr.port}/dir`,
-      email: "ops@ari.test",
-      accountKeyFile: `${dir}/account.key`,
-      challenges: new ChallengeResponder(),
-    });
-    const got = await issuer.renewalWindow(pem);
-    assert.deepEqual(got, {
+  await withDirectory((req) => {
+    const url = new URL(req.url);
+    seen.push(url.pathname);
+    if (url.pathname === "/dir") {
+      return Response.json({ renewalInfo: `${url.origin}/ari/` });
+    }
+    return Response.json({
+      suggestedWindow: {
+        start: "2031-01-01T00:00:00Z",
+        end: "2031-01-03T00:00:00Z",
+      },
+    }, { headers: { "retry-after": "7200" } });
+  }, async (issuer) => {
+    assert.deepEqual(await issuer.renewalWindow(pem), {
       window: {
         start: Date.parse("2031-01-01T00:00:00Z"),
         end: Date.parse("2031-01-03T00:00:00Z"),
       },
       retryAfter: 7_200_000,
     });
-    assert.deepEqual(seen, ["/dir", `/ari/${b64url(keyId)}.fwE`]);
-    issuer.close();
-  } finally {
-    await server.shutdown();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
+  assert.deepEqual(seen, ["/dir", `/ari/${b64url(keyId)}.fwE`]);
 });
 
 Deno.test("AcmeIssuer.renewalWindow() is undefined when the directory has no renewalInfo", async () => {
   const { pem } = await leafWithSerial("05");
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
+  await withDirectory(
     () => Response.json({ newOrder: "x" }),
+    async (issuer) => {
+      assert.equal(await issuer.renewalWindow(pem), undefined);
+    },
   );
-  const dir = await Deno.makeTempDir({ prefix: "mypaas-acme-ari-" });
-  try {
-    const issuer = new AcmeIssuer({
-      directory: `http://127.0.0.1:${server.addr.port}/dir`,
-      email: "ops@ari.test",
-      accountKeyFile: `${dir}/account.key`,
-      challenges: new ChallengeResponder(),
-    });
-    assert.equal(await issuer.renewalWindow(pem), undefined);
-  } finally {
-    await server.shutdown();
-    await Deno.remove(dir, { recursive: true });
-  }
 });
