@@ -6,7 +6,7 @@ import { resolveConfig } from "../lib/config/mod.ts";
 import type { ResolvedConfig } from "../lib/config/mod.ts";
 import { FunctionsPlatform } from "../lib/daemon/functions.ts";
 import type { FunctionRoutes } from "../lib/functions/deployments.ts";
-import { silentLogger } from "../lib/log.ts";
+import { makeLogger, silentLogger } from "../lib/log.ts";
 
 export const FIXTURES = new URL("./fixtures/functions", import.meta.url)
   .pathname;
@@ -21,12 +21,9 @@ export function functionsConfig(
 data_dir = "${dataDir}"
 keep_releases = 3
 [proxy]
-unavailable_wait = "3s"
+unavailable_wait = "10s"
 [isolates]
-min_workers = 2
-max_workers = 6
-isolates_per_process = 2
-${isolates}
+${isolates || "min_workers = 2\nmax_workers = 6\nisolates_per_process = 2"}
 [env]
 GREETING = "hello"
 `,
@@ -42,7 +39,7 @@ export async function testFunctions(
     await Deno.makeTempDir({ prefix: "mypaas-fn-" });
   const config = functionsConfig(dataDir, opts.isolates);
   const platform = new FunctionsPlatform(config, {
-    log: silentLogger,
+    log: Deno.env.get("FN_DEBUG") ? makeLogger("t", "debug") : silentLogger,
     denoPath: Deno.execPath(),
     ...(opts.routes ? { routes: opts.routes } : {}),
   });

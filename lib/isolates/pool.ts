@@ -84,6 +84,11 @@ export class IsolatePool {
   #timer: ReturnType<typeof setInterval> | null = null;
   #stopped = false;
   #booting = 0;
+  /** Boots whose isolate is not in #isolates yet (counted as free). */
+  #unregistered = 0;
+  #hot = false;
+  /** Requests waiting for an isolate. */
+  #waiting = 0;
 
   constructor(readonly options: PoolOptions) {
     this.#procs = new ProcessSet(options.process, options.isolatesPerProcess, {
@@ -123,6 +128,7 @@ export class IsolatePool {
       if (iso.deployment === null) free++;
       else assigned++;
     }
+    free += this.#unregistered;
     return {
       total: free + assigned,
       free,
@@ -148,6 +154,7 @@ export class IsolatePool {
     target: Target,
     req: Request,
     opts: { remoteAddr: string; instanceId?: string | null },
+    retried = false,
   ): Promise<Response> {
     let iso: PoolIsolate;
     try {
@@ -160,14 +167,23 @@ export class IsolatePool {
       });
     }
     let released = false;
+    const abort = new AbortController();
+    iso.requests.add(abort);
     const release = () => {
       if (released) return;
       released = true;
+      iso.requests.delete(abort);
       iso.end();
+      if (iso.retired && iso.inflight === 0) {
+        this.#stopIsolate(iso);
+        this.#reconcile();
+      }
       this.#wake();
     };
-    const abort = new AbortController();
-    const wall = setTimeout(() => abort.abort(), this.options.wallLimitMs);
+    const wall = setTimeout(
+      () => abort.abort(new Error("wall time limit")),
+      this.options.wallLimitMs,
+    );
     try {
       await iso.ready;
       const res = await iso.proc.fetch(
@@ -176,39 +192,50 @@ export class IsolatePool {
         opts.remoteAddr,
         abort.signal,
       );
-      if (!res.body) {
+      // A fixed-size body is done when its head is: the isolate is free.
+      // Streams (no length) keep the isolate busy until they end.
+      if (!res.body || res.headers.has("content-length")) {
         release();
         clearTimeout(wall);
         return res;
       }
+      const done = () => {
+        clearTimeout(wall);
+        release();
+      };
       const body = res.body.pipeThrough(
         new TransformStream({
           transform: (chunk, c) => {
             iso.touch();
             c.enqueue(chunk);
           },
-          flush: () => {
-            clearTimeout(wall);
-            release();
-          },
+          flush: done,
           // A client that goes away cancels the body: the isolate is free.
-          cancel: () => {
-            clearTimeout(wall);
-            release();
-          },
+          cancel: done,
         } as Transformer<Uint8Array, Uint8Array>),
       );
       return new Response(body, res);
     } catch (err) {
       clearTimeout(wall);
       release();
-      if (abort.signal.aborted) {
+      if (abort.signal.aborted && !iso.gone.signal.aborted) {
         return new Response("function timed out\n", { status: 504 });
       }
-      this.options.log.warn(
-        `isolate ${iso.id} of ${target.key}: ${(err as Error).message}`,
-      );
-      return new Response("function failed\n", { status: 502 });
+      const why = iso.gone.signal.aborted
+        ? String(iso.gone.signal.reason)
+        : (err as Error).message;
+      this.options.log.warn(`isolate ${iso.id} of ${target.key}: ${why}`);
+      // A connection error means the isolate is dead or broken: retire it.
+      this.#stopIsolate(iso);
+      this.#reconcile();
+      // Not even connected (its process just died): the request never ran,
+      // so a bodiless one may go to another isolate once.
+      if (!retried && req.body === null && /connect/i.test(why)) {
+        return this.dispatch(target, req, opts, true);
+      }
+      return new Response("function failed\n", {
+        status: /CPU budget/.test(why) ? 500 : 502,
+      });
     }
   }
 
@@ -222,13 +249,17 @@ export class IsolatePool {
       await iso.ready;
     } finally {
       iso.end();
+      if (iso.retired && iso.inflight === 0) this.#stopIsolate(iso);
     }
   }
 
   /** Stops the isolates of a deployment key (release replaced or removed). */
   retire(key: string): void {
     for (const iso of this.#isolates.values()) {
-      if (iso.deployment === key) this.#stopIsolate(iso);
+      if (iso.deployment !== key) continue;
+      // In-flight requests finish first; no new ones are picked.
+      iso.retired = true;
+      if (iso.inflight === 0) this.#stopIsolate(iso);
     }
     this.#reconcile();
   }
@@ -252,7 +283,7 @@ export class IsolatePool {
     while (!this.#stopped) {
       const mine = [...this.#isolates.values()].filter((i) =>
         i.deployment === target.key && i.state !== "stopping" &&
-        i.instanceId === instanceId
+        !i.retired && i.instanceId === instanceId
       );
       const best = mine.sort((a, b) => a.inflight - b.inflight)[0];
       if (best && (instanceId || best.inflight < this.options.concurrency)) {
@@ -279,10 +310,16 @@ export class IsolatePool {
         return take(standby);
       }
       if (best) return take(best);
-      this.#reconcile();
       const left = deadline - Date.now();
       if (left <= 0) break;
-      await this.#changed(left);
+      // A waiting request counts as demand for one more standby.
+      this.#waiting++;
+      try {
+        this.#reconcile();
+        await this.#changed(left);
+      } finally {
+        this.#waiting--;
+      }
     }
     throw new PoolBusyError(`no isolate for ${target.key}`);
   }
@@ -313,7 +350,7 @@ export class IsolatePool {
 
   #stopIsolate(iso: PoolIsolate): void {
     if (iso.state === "stopping") return;
-    iso.state = "stopping";
+    iso.kill("stopped");
     this.#isolates.delete(iso.id);
     const proc = iso.proc;
     void proc.stopIsolate(iso.id).then(() => this.#procs.dropIfEmpty(proc));
@@ -325,18 +362,24 @@ export class IsolatePool {
     if (this.#stopped) return;
     const o = this.options;
     const { free, assigned, total } = this.stats();
-    const want = wantedFree(o, assigned);
+    const want = Math.max(
+      wantedFree(o, assigned),
+      Math.min(this.#waiting, o.maxWorkers - assigned),
+    );
     const load = o.hostLoad();
     const hot = load.cpu > o.cpuPctTarget || load.mem > o.memPctTarget;
-    for (let i = 0, n = want - free; i < n && total + i < o.maxWorkers; i++) {
+    if (hot !== this.#hot) {
+      this.#hot = hot;
+      const what = `cpu ${load.cpu.toFixed(2)}, mem ${load.mem.toFixed(2)}`;
       if (hot) {
         o.log.warn(
-          `host above its CPU/memory target (cpu ${load.cpu.toFixed(2)}, mem ${
-            load.mem.toFixed(2)
-          }): no new isolate`,
+          `host above its CPU/memory target (${what}): no new isolates`,
         );
-        break;
-      }
+      } else o.log.info(`host back under its CPU/memory target (${what})`);
+    }
+    // While hot, only the min_workers floor is refilled.
+    const cap = hot ? Math.min(o.minWorkers, o.maxWorkers) : o.maxWorkers;
+    for (let i = 0, n = want - free; i < n && total + i < cap; i++) {
       void this.#boot();
     }
     if (free > want) {
@@ -350,10 +393,14 @@ export class IsolatePool {
     const id = `iso-${++seq}`;
     this.#booting++;
     let proc: WorkerProcess | undefined;
+    this.#unregistered++;
+    let registered = false;
     try {
       proc = await this.#procs.withRoom(id);
       const iso = new PoolIsolate(id, proc);
       this.#isolates.set(id, iso);
+      this.#unregistered--;
+      registered = true;
       await proc.createIsolate(id);
       if (iso.state === "booting") iso.state = "standby";
     } catch (err) {
@@ -365,6 +412,7 @@ export class IsolatePool {
       }
       if (proc) this.#procs.dropIfEmpty(proc);
     } finally {
+      if (!registered) this.#unregistered--;
       this.#booting--;
       this.#wake();
     }
@@ -384,7 +432,7 @@ export class IsolatePool {
       this.options.log.warn(
         `isolate ${e.id} of ${iso.deployment}: ${e.reason}`,
       );
-      iso.state = "stopping";
+      iso.kill(e.reason);
       this.#isolates.delete(e.id);
       this.#procs.dropIfEmpty(proc);
       this.#reconcile();
@@ -399,7 +447,7 @@ export class IsolatePool {
     );
     for (const iso of [...this.#isolates.values()]) {
       if (iso.proc === proc) {
-        iso.state = "stopping";
+        iso.kill(`worker process exited with code ${code}`);
         this.#isolates.delete(iso.id);
       }
     }

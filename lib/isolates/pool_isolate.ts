@@ -21,8 +21,14 @@ export class PoolIsolate {
   /** The instance id this isolate is dedicated to, if any. */
   instanceId: string | null = null;
   inflight = 0;
+  /** Its release was replaced or removed: stop once in-flight is done. */
+  retired = false;
   served = 0;
   lastActivity = Date.now();
+  /** Aborts of the requests in flight (fired when the isolate dies). */
+  readonly requests = new Set<AbortController>();
+  /** Aborted (with the reason) when the isolate dies or is stopped. */
+  readonly gone = new AbortController();
   /** Resolves when the deployment's code is loaded. */
   ready: Promise<void> = Promise.resolve();
 
@@ -42,6 +48,14 @@ export class PoolIsolate {
         if (this.state === "loading") this.state = "active";
       },
     );
+  }
+
+  /** Marks the isolate stopping and aborts its requests. */
+  kill(reason: string): void {
+    this.state = "stopping";
+    if (!this.gone.signal.aborted) this.gone.abort(reason);
+    for (const r of this.requests) r.abort(new Error(reason));
+    this.proc.forget(this.id);
   }
 
   begin(): void {

@@ -6,9 +6,12 @@
  * `export default { fetch }` or from a `Deno.serve(handler)` call, which is
  * shimmed here so such code runs unchanged. Imports nothing of the daemon.
  *
- * Protocol: the host's first message carries a private MessagePort; every
- * later exchange uses that port, so user code touching `self.onmessage` or
- * `postMessage` cannot speak for the runtime.
+ * Requests arrive as HTTP on the isolate's own Unix socket (the daemon
+ * connects to it directly; the worker process is not on the request path).
+ * The runtime listens before any user code runs, then gives up its write
+ * permission. Control (load, ping) comes from the host over a private
+ * MessagePort sent in the first message, so user code touching
+ * `self.onmessage` or `postMessage` cannot speak for the runtime.
  */
 
 type Handler = (req: Request, info: unknown) => Response | Promise<Response>;
@@ -18,19 +21,10 @@ interface LoadMsg {
   url: string;
   env: Record<string, string>;
 }
-interface RequestMsg {
-  type: "request";
-  method: string;
-  url: string;
-  headers: [string, string][];
-  body: ReadableStream<Uint8Array> | null;
-  remoteAddr: string;
-  reply: MessagePort;
-}
 interface PingMsg {
   type: "ping";
 }
-type InMsg = LoadMsg | RequestMsg | PingMsg;
+type InMsg = LoadMsg | PingMsg;
 
 let port: MessagePort | null = null;
 let handler: Handler | null = null;
@@ -130,47 +124,57 @@ async function load(msg: LoadMsg): Promise<void> {
   }
 }
 
-async function serveOne(msg: RequestMsg): Promise<void> {
-  const reply = msg.reply;
+const serveReal = Deno.serve;
+
+/** Serves one request: the daemon's internal headers carry the real URL. */
+async function serveOne(req: Request): Promise<Response> {
+  if (!handler) return new Response("no code loaded\n", { status: 503 });
+  const url = req.headers.get("x-mypaas-url") ?? req.url;
+  const remote = req.headers.get("x-mypaas-remote-addr") ?? "";
+  const inner = new Request(url, req);
+  for (const k of [...inner.headers.keys()]) {
+    if (k.startsWith("x-mypaas-")) inner.headers.delete(k);
+  }
   try {
-    if (!handler) throw new Error("no code loaded");
-    const init: RequestInit = { method: msg.method, headers: msg.headers };
-    if (msg.body) init.body = msg.body;
-    const req = new Request(msg.url, init);
-    const res = await handler(req, {
-      remoteAddr: { transport: "tcp", hostname: msg.remoteAddr, port: 0 },
+    const res = await handler(inner, {
+      remoteAddr: { transport: "tcp", hostname: remote, port: 0 },
     });
-    const body = res.body;
-    reply.postMessage(
-      {
-        status: res.status,
-        headers: [...res.headers],
-        body,
-      },
-      body ? [body] : [],
-    );
+    if (!(res instanceof Response)) {
+      throw new TypeError("the handler did not return a Response");
+    }
+    return res;
   } catch (err) {
     fakeConsole.error("handler failed:", err);
-    reply.postMessage({ status: 500, headers: [], body: null, failed: true });
-  } finally {
-    reply.close();
+    return new Response("function failed\n", { status: 500 });
   }
+}
+
+async function listen(path: string): Promise<void> {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  serveReal({ path, onListen: () => resolve() }, serveOne);
+  await promise;
+  // The socket is bound: nothing in this isolate writes to disk again.
+  await Deno.permissions.revoke({ name: "write" });
 }
 
 function onPortMessage(e: MessageEvent<InMsg>): void {
   const msg = e.data;
   if (msg.type === "ping") post({ type: "pong" });
   else if (msg.type === "load") void load(msg);
-  else if (msg.type === "request") void serveOne(msg);
 }
 
 const scope = globalThis as unknown as {
   onmessage: ((e: MessageEvent) => void) | null;
 };
-scope.onmessage = (e: MessageEvent) => {
+scope.onmessage = async (e: MessageEvent) => {
   if (port || !(e.data?.port instanceof MessagePort)) return;
   port = e.data.port as MessagePort;
   port.onmessage = onPortMessage;
   scope.onmessage = null;
-  post({ type: "standby" });
+  try {
+    await listen(String(e.data.socket));
+    post({ type: "standby" });
+  } catch (err) {
+    post({ type: "failed", error: String(err) });
+  }
 };

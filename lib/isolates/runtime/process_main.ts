@@ -2,18 +2,18 @@
  * @module
  * The main module of one isolate-worker process (`deno run` with narrowed
  * flags, spawned by lib/isolates/worker_process.ts). Hosts isolates as Deno
- * Workers with narrowed permissions and serves HTTP on a Unix socket:
- * `/_mypaas/{create,load,stop}` for the daemon's control calls, and any other
- * request (tagged `x-mypaas-isolate`) forwarded to that isolate, bodies
- * streamed both ways. Isolate console output and exits go to stdout as JSON
- * lines. Exits when stdin closes (the daemon went away). Imports nothing of
- * the daemon.
+ * Workers with narrowed permissions. Each isolate serves HTTP on its own Unix
+ * socket in this process's socket dir, so requests never pass through this
+ * module; it answers the daemon's control calls (`/_mypaas/{create,load,
+ * stop}` on `control.sock`), watches isolates for stuck CPU, and writes
+ * isolate console output and exits to stdout as JSON lines. Exits when stdin
+ * closes (the daemon went away). Imports nothing of the daemon.
  *
- * Usage: process_main.ts SOCKET_PATH OPTIONS_JSON
+ * Usage: process_main.ts SOCKET_DIR OPTIONS_JSON
  */
 
 interface Options {
-  /** Longest a busy isolate may go without answering a ping. */
+  /** Longest an isolate may go without answering a ping (stuck CPU). */
   cpuLimitMs: number;
   /** Paths a standby isolate may read (artifacts); revoked after load. */
   readPaths: string[];
@@ -25,19 +25,19 @@ interface Isolate {
   id: string;
   worker: Worker;
   port: MessagePort;
-  inflight: Set<(res: Response) => void>;
   lastPong: number;
   loaded: ((r: { ok: boolean; error?: string }) => void) | null;
   dead: boolean;
 }
 
-const [socketPath, optionsJson] = Deno.args;
-if (!socketPath || !optionsJson) {
-  throw new TypeError("usage: process_main.ts SOCKET_PATH OPTIONS_JSON");
+const [socketDir, optionsJson] = Deno.args;
+if (!socketDir || !optionsJson) {
+  throw new TypeError("usage: process_main.ts SOCKET_DIR OPTIONS_JSON");
 }
 const options = JSON.parse(optionsJson) as Options;
 const isolates = new Map<string, Isolate>();
 const encoder = new TextEncoder();
+const runtimeDir = new URL(".", import.meta.url).pathname;
 
 function emit(event: Record<string, unknown>): void {
   Deno.stdout.writeSync(encoder.encode(JSON.stringify(event) + "\n"));
@@ -49,20 +49,24 @@ const json = (status: number, body: unknown) =>
     headers: { "content-type": "application/json" },
   });
 
-function kill(iso: Isolate, reason: string, status: number): void {
+/** The Unix socket an isolate serves on. */
+const socketOf = (id: string) => `${socketDir}/${id}.sock`;
+
+function kill(iso: Isolate, reason: string): void {
   if (iso.dead) return;
   iso.dead = true;
   iso.worker.terminate();
   isolates.delete(iso.id);
-  for (const respond of iso.inflight) {
-    respond(new Response(`isolate stopped: ${reason}\n`, { status }));
-  }
-  iso.inflight.clear();
   iso.loaded?.({ ok: false, error: reason });
+  try {
+    Deno.removeSync(socketOf(iso.id));
+  } catch { /* never bound or gone */ }
   emit({ ev: "exit", id: iso.id, reason });
 }
 
 function create(id: string): Promise<void> {
+  if (!/^[a-z0-9-]+$/.test(id)) throw new TypeError(`bad isolate id "${id}"`);
+  const socket = socketOf(id);
   const worker = new Worker(
     new URL("./isolate_main.ts", import.meta.url),
     {
@@ -70,12 +74,13 @@ function create(id: string): Promise<void> {
       name: id,
       deno: {
         permissions: {
-          read: [...options.readPaths, new URL(".", import.meta.url).pathname],
+          // read: revoked after load; write: revoked once the socket is bound
+          read: [...options.readPaths, runtimeDir, socket],
+          write: [socket],
           net: true, // the process's --allow-net minus its --deny-net
           env: false,
           run: false,
           ffi: false,
-          write: false,
           import: false,
           sys: false,
         },
@@ -87,7 +92,6 @@ function create(id: string): Promise<void> {
     id,
     worker,
     port: channel.port1,
-    inflight: new Set(),
     lastPong: Date.now(),
     loaded: null,
     dead: false,
@@ -97,20 +101,23 @@ function create(id: string): Promise<void> {
   worker.onerror = (e) => {
     e.preventDefault();
     reject(new Error(e.message));
-    kill(iso, `uncaught error: ${e.message}`, 502);
+    kill(iso, `uncaught error: ${e.message}`);
   };
   iso.port.onmessage = (e: MessageEvent) => {
     const msg = e.data;
     iso.lastPong = Date.now();
     if (msg.type === "standby") resolve();
-    else if (msg.type === "log") {
+    else if (msg.type === "failed") {
+      reject(new Error(msg.error));
+      kill(iso, `boot failed: ${msg.error}`);
+    } else if (msg.type === "log") {
       emit({ ev: "log", id, level: msg.level, msg: msg.msg });
     } else if (msg.type === "loaded") {
       iso.loaded?.(msg);
       iso.loaded = null;
     }
   };
-  worker.postMessage({ port: channel.port2 }, [channel.port2]);
+  worker.postMessage({ port: channel.port2, socket }, [channel.port2]);
   return promise;
 }
 
@@ -127,41 +134,10 @@ function load(
   iso.port.postMessage({ type: "load", url, env });
   const timer = setTimeout(() => {
     if (iso.loaded === resolve) {
-      kill(iso, `load took over ${options.loadTimeoutMs} ms`, 502);
+      kill(iso, `load took over ${options.loadTimeoutMs} ms`);
     }
   }, options.loadTimeoutMs);
   return promise.finally(() => clearTimeout(timer));
-}
-
-function forward(iso: Isolate, req: Request, url: string): Promise<Response> {
-  const { promise, resolve } = Promise.withResolvers<Response>();
-  const respond = (res: Response) => {
-    iso.inflight.delete(respond);
-    resolve(res);
-  };
-  iso.inflight.add(respond);
-  const reply = new MessageChannel();
-  reply.port1.onmessage = (e: MessageEvent) => {
-    reply.port1.close();
-    const { status, headers, body, failed } = e.data;
-    if (failed) iso.port.postMessage({ type: "ping" });
-    respond(new Response(body, { status, headers }));
-  };
-  const body = req.body;
-  const headers = [...req.headers].filter(([k]) => !k.startsWith("x-mypaas-"));
-  const transfer: Transferable[] = [reply.port2];
-  if (body) transfer.push(body);
-  iso.lastPong = Date.now();
-  iso.port.postMessage({
-    type: "request",
-    method: req.method,
-    url,
-    headers,
-    body,
-    remoteAddr: req.headers.get("x-mypaas-remote-addr") ?? "",
-    reply: reply.port2,
-  }, transfer);
-  return promise;
 }
 
 async function control(path: string, req: Request): Promise<Response> {
@@ -175,7 +151,7 @@ async function control(path: string, req: Request): Promise<Response> {
     if (path === "/_mypaas/create") {
       if (iso) return json(409, { error: `isolate ${args.id} exists` });
       await create(args.id);
-      return json(200, { ok: true });
+      return json(200, { ok: true, socket: socketOf(args.id) });
     }
     if (!iso) return json(404, { error: `no isolate ${args.id}` });
     if (path === "/_mypaas/load") {
@@ -183,7 +159,7 @@ async function control(path: string, req: Request): Promise<Response> {
       return json(r.ok ? 200 : 422, r);
     }
     if (path === "/_mypaas/stop") {
-      kill(iso, "stopped", 503);
+      kill(iso, "stopped");
       return json(200, { ok: true });
     }
   } catch (err) {
@@ -192,32 +168,27 @@ async function control(path: string, req: Request): Promise<Response> {
   return json(404, { error: `no control call ${path}` });
 }
 
-// CPU watchdog: a busy isolate that cannot answer a ping within the budget
-// is stuck in synchronous code; terminating the Worker frees its thread.
+// CPU watchdog: an isolate that cannot answer a ping within the budget is
+// stuck in synchronous code (a request, a timer or its top-level code);
+// terminating the Worker frees its thread and its neighbours' CPU share.
 setInterval(() => {
   const now = Date.now();
   for (const iso of isolates.values()) {
-    const busy = iso.inflight.size > 0 || iso.loaded !== null;
-    if (!busy) continue;
     if (now - iso.lastPong > options.cpuLimitMs) {
-      kill(iso, `exceeded its CPU budget of ${options.cpuLimitMs} ms`, 500);
+      kill(iso, `exceeded its CPU budget of ${options.cpuLimitMs} ms`);
     } else iso.port.postMessage({ type: "ping" });
   }
 }, Math.max(10, Math.min(100, options.cpuLimitMs / 4)));
 
 Deno.serve({
-  path: socketPath,
+  path: `${socketDir}/control.sock`,
   onListen: () => emit({ ev: "ready", pid: Deno.pid }),
 }, (req) => {
   const url = new URL(req.url);
   if (url.pathname.startsWith("/_mypaas/") && req.method === "POST") {
     return control(url.pathname, req);
   }
-  const id = req.headers.get("x-mypaas-isolate") ?? "";
-  const iso = isolates.get(id);
-  if (!iso) return new Response(`no isolate ${id}\n`, { status: 502 });
-  const target = req.headers.get("x-mypaas-url") ?? req.url;
-  return forward(iso, req, target);
+  return json(404, { error: "requests go to the isolates' own sockets" });
 });
 
 // The daemon holds our stdin: when it closes, the daemon is gone.

@@ -1,0 +1,240 @@
+// deno-lint-ignore-file no-console
+/**
+ * Isolate benchmarks (issue 6): cold start with a warm pool, warm throughput
+ * against bare Deno.serve, density (warm isolates per GiB of RSS) and push
+ * to first 200. Loopback only; every loop is bounded.
+ *
+ * Run alone: `deno run -A bench/isolates_bench.ts`; `bench/run.ts` calls run().
+ */
+import { silentLogger } from "../lib/log.ts";
+import { denyNetList } from "../lib/isolates/net_policy.ts";
+import { IsolatePool, type PoolOptions } from "../lib/isolates/pool.ts";
+import { FunctionsPlatform } from "../lib/daemon/functions.ts";
+import { resolveConfig } from "../lib/config/mod.ts";
+
+const RUNTIME = new URL("../lib/isolates/runtime", import.meta.url).pathname;
+const HANDLER = `export default { fetch: () => new Response("hello world") };`;
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? NaN;
+}
+const ms = (x: number) => `${x.toFixed(2)} ms`;
+
+async function makePool(dir: string, over: Partial<PoolOptions> = {}) {
+  await Deno.mkdir(`${dir}/bundles`, { recursive: true });
+  const pool = new IsolatePool({
+    minWorkers: 8,
+    maxWorkers: 64,
+    freePoolRatio: 0.5,
+    idleTimeoutMs: 600_000,
+    isolatesPerProcess: 4,
+    cpuPctTarget: 1.1,
+    memPctTarget: 1.1,
+    wallLimitMs: 10_000,
+    concurrency: 64,
+    queueTimeoutMs: 10_000,
+    hostLoad: () => ({ cpu: 0, mem: 0 }),
+    log: silentLogger,
+    ...over,
+    process: {
+      denoPath: Deno.execPath(),
+      runtimeDir: RUNTIME,
+      socketDir: `${dir}/sockets`,
+      denoDir: `${dir}/deno_dir`,
+      readPaths: [`${dir}/bundles`],
+      denyNet: denyNetList(),
+      memoryLimit: 128 * 2 ** 20,
+      cpuLimitMs: 1000,
+      loadTimeoutMs: 10_000,
+    },
+  });
+  await pool.start();
+  let n = 0;
+  const artifact = async (source = HANDLER) => {
+    const path = `${dir}/bundles/b${++n}.js`;
+    await Deno.writeTextFile(path, source);
+    return { key: `bench${n}@1`, url: `file://${path}`, env: {} };
+  };
+  return { pool, artifact };
+}
+
+async function coldStart(dir: string): Promise<void> {
+  const { pool, artifact } = await makePool(`${dir}/cold`);
+  try {
+    const times: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const target = await artifact();
+      await pool.settled();
+      const t0 = performance.now();
+      const res = await pool.dispatch(target, new Request("http://b.test/"), {
+        remoteAddr: "127.0.0.1",
+      });
+      await res.text();
+      times.push(performance.now() - t0);
+      if (res.status !== 200) throw new Error(`cold start got ${res.status}`);
+      pool.retire(target.key);
+    }
+    const p50 = pct(times, 0.5), p99 = pct(times, 0.99);
+    console.log(
+      `cold start (warm pool, never-run deployment): p50 ${
+        ms(p50)
+      } (goal <= 10, ratio ${(p50 / 10).toFixed(2)}), p99 ${
+        ms(p99)
+      } (goal <= 50, ratio ${(p99 / 50).toFixed(2)})`,
+    );
+  } finally {
+    await pool.stop();
+  }
+}
+
+async function wrkRps(port: number, host: string): Promise<number> {
+  const out = await new Deno.Command("wrk", {
+    args: [
+      "-t1",
+      "-c32",
+      "-d3s",
+      "-H",
+      `Host: ${host}`,
+      `http://127.0.0.1:${port}/`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(text);
+  if (!m) throw new Error(`wrk output not understood: ${text}`);
+  return Number(m[1]);
+}
+
+async function throughput(dir: string): Promise<void> {
+  const bare = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("hello world"),
+  );
+  const { pool, artifact } = await makePool(`${dir}/warm`, { minWorkers: 2 });
+  const target = await artifact();
+  const front = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req, info) =>
+      pool.dispatch(target, req, { remoteAddr: info.remoteAddr.hostname }),
+  );
+  try {
+    await (await pool.dispatch(target, new Request("http://b.test/"), {
+      remoteAddr: "127.0.0.1",
+    })).text();
+    const a = await wrkRps(bare.addr.port, "b.test");
+    const b = await wrkRps(front.addr.port, "b.test");
+    console.log(
+      `warm throughput: isolate ${b.toFixed(0)} req/s vs bare Deno.serve ${
+        a.toFixed(0)
+      } req/s: ratio ${
+        (b / a).toFixed(2)
+      } (goal >= 0.8), wrk -c32, 2 cores shared`,
+    );
+  } finally {
+    await front.shutdown();
+    await bare.shutdown();
+    await pool.stop();
+  }
+}
+
+function rssOf(pid: number): number {
+  const text = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+)/.exec(text)?.[1] ?? 0) * 1024;
+}
+
+async function density(dir: string, perProcess: number): Promise<void> {
+  const n = 64;
+  const { pool, artifact } = await makePool(`${dir}/density${perProcess}`, {
+    minWorkers: 0,
+    maxWorkers: n * 2 + 2,
+    freePoolRatio: 0,
+    isolatesPerProcess: perProcess,
+  });
+  try {
+    const targets = [];
+    for (let i = 0; i < n; i++) targets.push(await artifact());
+    await Promise.all(targets.map(async (t) => {
+      const res = await pool.dispatch(t, new Request("http://b.test/"), {
+        remoteAddr: "127.0.0.1",
+      });
+      await res.text();
+      if (res.status !== 200) throw new Error(`density: got ${res.status}`);
+    }));
+    await pool.settled();
+    const warm = pool.isolates().filter((i) => i.state === "active").length;
+    const rss = pool.processes().reduce((s, p) => s + rssOf(p.pid!), 0);
+    const perGiB = warm / (rss / 2 ** 30);
+    console.log(
+      `density (${perProcess} isolates/process): ${warm} warm isolates in ${
+        (rss / 2 ** 20).toFixed(0)
+      } MiB RSS = ${(rss / warm / 2 ** 20).toFixed(1)} MiB each, ${
+        perGiB.toFixed(0)
+      } per GiB (goal >= 200, ratio ${(perGiB / 200).toFixed(2)})`,
+    );
+  } finally {
+    await pool.stop();
+  }
+}
+
+async function pushToFirst200(dir: string): Promise<void> {
+  const dataDir = `${dir}/push`;
+  const config = resolveConfig(
+    `[server]\ndata_dir = "${dataDir}"\n[isolates]\ncluster_cpu_pct_target = 1.0\ncluster_memory_pct_target = 1.0\n`,
+    { home: dataDir },
+  );
+  const platform = new FunctionsPlatform(config, {
+    log: silentLogger,
+    denoPath: Deno.execPath(),
+  });
+  await platform.start();
+  try {
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const r = await platform.deploySingleFile(
+        `push${i}`,
+        `// mypaas.url=http://push${i}.b.test\n${HANDLER}`,
+        {},
+        () => {},
+      );
+      if (!r.ok) throw new Error(r.error);
+      const info = { remoteAddr: { hostname: "127.0.0.1" } };
+      const res = await platform.handleByHost(
+        new Request(`http://push${i}.b.test/`),
+        info,
+      )!;
+      await res.text();
+      if (res.status !== 200) throw new Error(`first request ${res.status}`);
+      times.push(performance.now() - t0);
+    }
+    const p50 = pct(times, 0.5);
+    console.log(
+      `push to first 200 (deno bundle + release + load + request): p50 ${
+        ms(p50)
+      }, max ${ms(Math.max(...times))} (goal <= 1000, ratio ${
+        (p50 / 1000).toFixed(2)
+      })`,
+    );
+  } finally {
+    await platform.stop();
+  }
+}
+
+/** Runs every isolate benchmark and prints the figures. */
+export async function run(): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "mypaas-isobench-" });
+  try {
+    console.log(`isolates (deno ${Deno.version.deno})`);
+    await coldStart(dir);
+    await throughput(dir);
+    await density(dir, 4);
+    await density(dir, 16);
+    await pushToFirst200(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) await run();
