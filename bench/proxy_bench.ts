@@ -16,6 +16,15 @@ const CONNS = 32;
 interface Result {
   rps: number;
   p99ms: number;
+  /** CPU time of the measured server process per request (µs). */
+  cpuUs?: number;
+}
+
+/** utime + stime of a process, in seconds (Linux /proc). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function freePort(): Promise<number> {
@@ -56,12 +65,13 @@ async function wrk(url: string, host = "bench.test"): Promise<Result> {
   }).output();
   const text = new TextDecoder().decode(out.stdout);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? NaN);
+  const total = Number(/(\d+) requests in/.exec(text)?.[1] ?? NaN);
   const p = /99%\s+([\d.]+)(us|ms|s)/.exec(text);
   const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(
     text,
   );
   if (errors) console.log(`  wrk ${url}: ${errors[0]}`);
-  return { rps, p99ms: p ? toMs(p[1]!, p[2]!) : NaN };
+  return { rps, p99ms: p ? toMs(p[1]!, p[2]!) : NaN, cpuUs: total };
 }
 
 async function warm(url: string, host = "bench.test"): Promise<void> {
@@ -93,6 +103,7 @@ async function nginx(dir: string, name: string, body: string) {
     conf,
     `worker_processes 1;
 daemon off;
+master_process off;
 pid ${dir}/${name}.pid;
 error_log ${dir}/${name}.err warn;
 events { worker_connections 1024; }
@@ -107,7 +118,7 @@ http {
 }
 `,
   );
-  return start("nginx", ["-c", conf, "-e", `${dir}/${name}.err`]);
+  return start("nginx", ["-c", conf]);
 }
 
 async function readLine(p: Deno.ChildProcess): Promise<string> {
@@ -146,9 +157,9 @@ function ratio(a: number, b: number): string {
 
 function line(name: string, r: Result): void {
   console.log(
-    `  ${name.padEnd(28)} ${r.rps.toFixed(0).padStart(8)} req/s   p99 ${
-      r.p99ms.toFixed(2)
-    } ms`,
+    `  ${name.padEnd(24)} ${r.rps.toFixed(0).padStart(7)} req/s   p99 ${
+      r.p99ms.toFixed(2).padStart(6)
+    } ms   CPU ${(r.cpuUs ?? NaN).toFixed(0).padStart(4)} µs/req`,
   );
 }
 
@@ -182,28 +193,26 @@ export async function run(): Promise<void> {
     if (!ssl.success) throw new Error("openssl could not make a certificate");
 
     const bPort = await freePort();
-    procs.push(
-      await nginx(
-        dir,
-        "backend",
-        `server { listen 127.0.0.1:${bPort}; keepalive_requests 1000000;
+    const backendProc = await nginx(
+      dir,
+      "backend",
+      `server { listen 127.0.0.1:${bPort}; keepalive_requests 1000000;
           location / { return 200 "hello world\\n"; } }`,
-      ),
     );
+    procs.push(backendProc);
     await waitPort(bPort);
     const backend = `http://127.0.0.1:${bPort}`;
 
     const nPort = await freePort();
-    procs.push(
-      await nginx(
-        dir,
-        "proxy",
-        `upstream be { server 127.0.0.1:${bPort}; keepalive 64; }
+    const nginxProc = await nginx(
+      dir,
+      "proxy",
+      `upstream be { server 127.0.0.1:${bPort}; keepalive 64; }
         server { listen 127.0.0.1:${nPort}; keepalive_requests 1000000;
           location / { proxy_pass http://be; proxy_http_version 1.1;
             proxy_set_header Connection ""; } }`,
-      ),
     );
+    procs.push(nginxProc);
     await waitPort(nPort);
 
     const cPort = await freePort();
@@ -244,24 +253,53 @@ https://:${csPort} {
       `wrk -t1 -c${CONNS} -d${SECONDS}s, backend: nginx 'return 200' on loopback, 2 cores shared by wrk, proxy and backend`,
     );
     const results: Record<string, Result> = {};
-    const measure = async (name: string, url: string, host?: string) => {
+    const measure = async (
+      name: string,
+      pid: number,
+      url: string,
+      host?: string,
+    ) => {
       await warm(url, host);
-      results[name] = await wrk(url, host);
-      line(name, results[name]!);
+      const c0 = await cpuSeconds(pid);
+      const r = await wrk(url, host);
+      const used = await cpuSeconds(pid) - c0;
+      r.cpuUs = used * 1e6 / r.cpuUs!;
+      results[name] = r;
+      line(name, r);
     };
-    await measure("direct backend", `${backend}/`);
-    await measure("nginx (1 worker)", `http://127.0.0.1:${nPort}/`);
-    await measure("caddy reverse_proxy", `http://127.0.0.1:${cPort}/`);
-    await measure("mypaas (1 host)", `http://127.0.0.1:${one.http}/`);
-    await measure("caddy https", `https://127.0.0.1:${csPort}/`);
-    await measure("mypaas https", `https://127.0.0.1:${one.https}/`);
+    await measure("direct backend", backendProc.pid, `${backend}/`);
+    await measure(
+      "nginx (1 worker)",
+      nginxProc.pid,
+      `http://127.0.0.1:${nPort}/`,
+    );
+    await measure(
+      "caddy reverse_proxy",
+      caddy.pid,
+      `http://127.0.0.1:${cPort}/`,
+    );
+    await measure(
+      "mypaas (1 host)",
+      one.proc.pid,
+      `http://127.0.0.1:${one.http}/`,
+    );
+    await measure("caddy https", caddy.pid, `https://127.0.0.1:${csPort}/`);
+    await measure(
+      "mypaas https",
+      one.proc.pid,
+      `https://127.0.0.1:${one.https}/`,
+    );
     await stop(one.proc);
     procs.splice(procs.indexOf(one.proc), 1);
 
     const many = await ours(backend, 1000);
     procs.push(many.proc);
     await waitPort(many.http);
-    await measure("mypaas (1000 hosts)", `http://127.0.0.1:${many.http}/`);
+    await measure(
+      "mypaas (1000 hosts)",
+      many.proc.pid,
+      `http://127.0.0.1:${many.http}/`,
+    );
 
     const r = (k: string) => results[k]!;
     const ourHttp = r("mypaas (1 host)");
@@ -284,9 +322,20 @@ https://:${csPort} {
       }  [>= 2.0x]`,
     );
     const drift = r("mypaas (1000 hosts)").rps / ourHttp.rps - 1;
+    const cpuDrift = r("mypaas (1000 hosts)").cpuUs! / ourHttp.cpuUs! - 1;
     console.log(
-      `  1000 hosts vs 1 host  ${(drift * 100).toFixed(1)}%  [within 5%]`,
+      `  1000 hosts vs 1 host  ${(drift * 100).toFixed(1)}% req/s, ${
+        (cpuDrift * 100).toFixed(1)
+      }% CPU/req  [within 5%]`,
     );
+    console.log(
+      `  CPU per request vs nginx ${
+        ratio(ourHttp.cpuUs!, r("nginx (1 worker)").cpuUs!)
+      }, vs caddy ${ratio(ourHttp.cpuUs!, r("caddy reverse_proxy").cpuUs!)}` +
+        " (lower is better; robust to other load on the host)",
+    );
+    const load = (await Deno.readTextFile("/proc/loadavg")).split(" ")[0];
+    console.log(`  host load average during the run: ${load}`);
   } finally {
     for (const p of procs) await stop(p);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
