@@ -82,17 +82,23 @@ async function push(
     throw new InputError(`DIR "${dir}" does not exist`);
   }
   if (!st.isDirectory) throw new InputError(`DIR "${dir}" is not a directory`);
-  const opts: PushOptions = {};
+  const base = (await Deno.realPath(dir)).split("/").pop() ?? "";
+  const name = base.replace(/[^A-Za-z0-9._-]+/g, "-").replace(
+    /^[^A-Za-z0-9]+/,
+    "",
+  )
+    .slice(0, 63);
+  const opts: PushOptions = name ? { name } : {};
   if (flags.domain.length) opts.domains = flags.domain;
   if (flags.env.length) opts.env = flags.env;
   if (flags.entryPoint) opts.entrypoint = flags.entryPoint;
   if (flags.skipOptimize) opts.skipOptimize = true;
-  const extraFiles = Object.keys(opts).length
-    ? { [PUSH_OPTIONS_FILE]: new TextEncoder().encode(JSON.stringify(opts)) }
-    : undefined;
+  const extraFiles = {
+    [PUSH_OPTIONS_FILE]: new TextEncoder().encode(JSON.stringify(opts)),
+  };
   const api = await connect(server, flags.ca);
   console.log(`Packing ${dir} ...`);
-  const { zip, files } = await packDir(dir, extraFiles ? { extraFiles } : {});
+  const { zip, files } = await packDir(dir, { extraFiles });
   const tty = Deno.stdout.isTerminal();
   console.log(
     `Pushing ${files} files (${human(zip.length)}) to ${api.base} ...`,

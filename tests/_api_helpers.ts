@@ -12,7 +12,7 @@ import { AuthorizedKeys, type PrivateKey } from "../lib/keys/mod.ts";
 
 /** Records what the API asked; answers with what the test sets. */
 export class FakePlatform implements Platform {
-  deploys: { files: string[]; opts: DeployOptions }[] = [];
+  deploys: { files: string[]; opts: DeployOptions; name: string }[] = [];
   removed: string[] = [];
   result: DeployResult | Error = {
     ok: true,
@@ -38,7 +38,11 @@ export class FakePlatform implements Platform {
       }
     };
     await walk("");
-    this.deploys.push({ files: files.sort(), opts });
+    this.deploys.push({
+      files: files.sort(),
+      opts,
+      name: dir.split("/").pop()!,
+    });
     for (const line of this.progressLines) progress(line);
     if (this.result instanceof Error) throw this.result;
     return this.result;

@@ -24,7 +24,7 @@ Deno.test("mypaas push over TLS: exit 0 on success, 1 with the build lines on fa
   api.clock.now = Date.now();
   const server = await serveTls(dir, (req) => api.app.fetch(req));
   const url = `https://localhost:${server.addr.port}`;
-  const app = `${dir}/app`;
+  const app = `${dir}/my site`;
   await Deno.mkdir(app);
   await Deno.writeTextFile(`${app}/Dockerfile`, "FROM busybox\n");
   const cli = async (args: string[], h = home) => {
@@ -48,6 +48,7 @@ Deno.test("mypaas push over TLS: exit 0 on success, 1 with the build lines on fa
     assertStringIncludes(r.stdout, "Deploy ok (release 3)");
     assertEquals(api.platform.deploys[0]!.opts.domains, ["fn.test"]);
     assertEquals(api.platform.deploys[0]!.files, ["Dockerfile"]);
+    assertEquals(api.platform.deploys[0]!.name, "my-site");
 
     api.platform.progressLines = [
       "Step 2/2 : RUN make",

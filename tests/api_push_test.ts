@@ -47,7 +47,7 @@ Deno.test("a push with a fresh signed token deploys and streams an ok marker", a
   const zip = zipSync({
     "Dockerfile": strToU8("FROM x"),
     [PUSH_OPTIONS_FILE]: strToU8(
-      JSON.stringify({ domains: ["f.test"], env: ["A=1"] }),
+      JSON.stringify({ domains: ["f.test"], env: ["A=1"], name: "my-fn" }),
     ),
   });
   const client = new ApiClient({ server: "paas.test", key, fetch: api.fetch });
@@ -61,6 +61,7 @@ Deno.test("a push with a fresh signed token deploys and streams an ok marker", a
   assertEquals(sent.at(-1), zip.length);
   assertEquals(api.platform.deploys.length, 1);
   assertEquals(api.platform.deploys[0]!.files, ["Dockerfile"]);
+  assertEquals(api.platform.deploys[0]!.name, "my-fn");
   assertEquals(api.platform.deploys[0]!.opts, {
     domains: ["f.test"],
     env: ["A=1"],
@@ -175,6 +176,21 @@ Deno.test("a zip with ../ entries is refused with 400", async () => {
     evil,
     400,
     "leaves the directory",
+  );
+});
+
+Deno.test("push options with a bad directory name are refused with 400", async () => {
+  await using api = await makeApi([key]);
+  const zip = zipSync({
+    "Dockerfile": strToU8("FROM x"),
+    [PUSH_OPTIONS_FILE]: strToU8(JSON.stringify({ name: "../x" })),
+  });
+  await refused(
+    api,
+    await pushUrl(key, 1_700_000_000, zip),
+    zip,
+    400,
+    "name must be",
   );
 });
 

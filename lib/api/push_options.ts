@@ -13,6 +13,8 @@ export const PUSH_OPTIONS_FILE = ".mypaas/push.json";
 
 /** The options file's JSON. */
 export interface PushOptions {
+  /** The client directory's name (functions without mypaas.service take it). */
+  name?: string;
   domains?: string[];
   entrypoint?: string;
   env?: string[];
@@ -55,10 +57,24 @@ export async function takePushOptions(dir: string): Promise<PushOptions> {
     out.entrypoint = o.entrypoint;
   }
   if (o.skipOptimize === true) out.skipOptimize = true;
+  if (o.name !== undefined) {
+    if (
+      typeof o.name !== "string" ||
+      !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(o.name)
+    ) {
+      throw new InputError(
+        `${PUSH_OPTIONS_FILE}: name must be a directory name like "my-app", got ${
+          JSON.stringify(o.name)
+        }`,
+      );
+    }
+    out.name = o.name;
+  }
   return out;
 }
 
 /** Deploy options for a push by `actor`. */
 export function toDeployOptions(p: PushOptions, actor: string): DeployOptions {
-  return { ...p, actor };
+  const { name: _name, ...rest } = p;
+  return { ...rest, actor };
 }

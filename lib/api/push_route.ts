@@ -45,17 +45,24 @@ export function registerPush(app: Hono, ctx: ApiContext): void {
     await auth.checkBody(caller, url.searchParams, body).catch(refuseAs);
     const tmp = ctx.tmpDir();
     await Deno.mkdir(tmp, { recursive: true, mode: 0o700 });
-    const dir = await Deno.makeTempDir({ dir: tmp, prefix: "push_" });
+    const work = await Deno.makeTempDir({ dir: tmp, prefix: "push_" });
     let unpacked;
     let opts;
+    // The upload lands in work/<client's directory name>: a function
+    // without mypaas.service is named after its directory.
+    let dir = `${work}/upload`;
     try {
+      await Deno.mkdir(dir);
       unpacked = extractArchive(body, dir, {
         maxBytes: maxUnpacked,
         maxFiles: maxUploadFiles,
       });
       opts = await takePushOptions(dir);
+      const named = `${work}/${opts.name ?? "app"}`;
+      await Deno.rename(dir, named);
+      dir = named;
     } catch (err) {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await Deno.remove(work, { recursive: true }).catch(() => {});
       return await refuseAs(err);
     }
     await audit.record({ action: "push", actor, result: "ok" });
@@ -95,7 +102,7 @@ export function registerPush(app: Hono, ctx: ApiContext): void {
           });
           throw err;
         } finally {
-          await Deno.remove(dir, { recursive: true }).catch(() => {});
+          await Deno.remove(work, { recursive: true }).catch(() => {});
         }
       },
       (err) => log.error(`deploy by ${actor}: ${(err as Error).stack ?? err}`),

@@ -82,12 +82,13 @@ Deno.test("e2e push: a key-gen client pushes over HTTPS with --ca; the app answe
   const httpPort = freePort();
   const httpsPort = freePort();
   const host = `${service}.localhost`;
+  const fnHost = `${uniqueName("fn")}.localhost`;
   let daemon: Deno.ChildProcess | undefined;
   const logs: string[] = [];
   try {
     await Deno.mkdir(`${data}/certs/manual`, { recursive: true });
     await Deno.mkdir(home);
-    await makeTestCa(dir, ["localhost", host]);
+    await makeTestCa(dir, ["localhost", host, fnHost]);
     await Deno.copyFile(`${dir}/leaf.pem`, `${data}/certs/manual/test.crt`);
     await Deno.copyFile(`${dir}/leaf.key`, `${data}/certs/manual/test.key`);
     const ca = await Deno.readTextFile(`${dir}/ca.pem`);
@@ -108,7 +109,7 @@ volume_root = "${dir}/volumes"
 [proxy]
 drain_timeout = "200ms"
 [isolates]
-min_workers = 0
+min_workers = 1
 `,
     );
     // The client's key, made by the CLI in its own HOME.
@@ -212,6 +213,41 @@ min_workers = 0
       (await httpsGet(host, httpsPort, ca)).body,
       `hello from ${service}\n`,
     );
+
+    // A function directory (no Dockerfile): named after the pushed
+    // directory, served at its --domain.
+    const fnName = uniqueName("fn");
+    const fnDir = `${dir}/${fnName}`;
+    await Deno.mkdir(fnDir);
+    await Deno.writeTextFile(
+      `${fnDir}/main.ts`,
+      "export default { fetch: () => new Response(`fn says hi\\n`) };\n",
+    );
+    const fnPush = await run(
+      Deno.execPath(),
+      [
+        "run",
+        "-A",
+        "main.ts",
+        "push",
+        server,
+        fnDir,
+        "--ca",
+        `${dir}/ca.pem`,
+        "--domain",
+        fnHost,
+      ],
+      { HOME: home },
+    ); // deno-fmt-ignore
+    assertEquals(fnPush.code, 0, `${fnPush.stdout}\n${fnPush.stderr}`);
+    const fnGot = await httpsGet(fnHost, httpsPort, ca);
+    assertEquals(fnGot.body, "fn says hi\n", `HTTP ${fnGot.status}`);
+    const fnStatus = await run(
+      Deno.execPath(),
+      ["run", "-A", "main.ts", "status", server, "--ca", `${dir}/ca.pem`],
+      { HOME: home },
+    );
+    assertStringIncludes(fnStatus.stdout, `${fnName} (function)`);
 
     // A key the server does not know: refused (403), exit 2.
     const stranger = `${dir}/stranger`;
