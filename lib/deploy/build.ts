@@ -62,7 +62,6 @@ export async function buildRelease(
     dir: string;
     spec: ServiceSpec;
     release: number;
-    owner: string;
     progress: (line: string) => void;
   },
 ): Promise<string> {
@@ -96,12 +95,9 @@ export async function buildRelease(
       dir,
       tag,
       ignore: await readIgnoreList(dir),
-      labels: {
-        [LABEL.owner]: opts.owner,
-        [LABEL.service]: spec.service,
-        [LABEL.release]: String(release),
-        [LABEL.spec]: JSON.stringify(spec),
-      },
+      // one label only: the classic builder adds a build step per label;
+      // service and release are in the tag
+      labels: { [LABEL.spec]: JSON.stringify(spec) },
     }, progress);
   } catch (err) {
     if (err instanceof BuildError) {

@@ -102,7 +102,6 @@ export class Deployer {
         dir,
         spec,
         release,
-        owner: ctx.owner,
         progress,
       });
     } catch (err) {
