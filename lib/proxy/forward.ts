@@ -7,7 +7,12 @@
  * flight so that a drain waits for it.
  */
 import { errorPage } from "./error_pages.ts";
-import { type ClientSide, stripHopByHop, upstreamHeaders } from "./headers.ts";
+import {
+  type ClientSide,
+  type RequestHead,
+  stripHopByHop,
+  upstreamHeaders,
+} from "./headers.ts";
 import { guardBody, type Tripwire } from "./limits.ts";
 import type { Target, UpstreamPool } from "./upstream_pool.ts";
 import type { H1Client, H1Request, H1Response } from "./h1_client.ts";
@@ -31,7 +36,7 @@ export function fetchSend(client: Deno.HttpClient): UpstreamSend {
   return async (origin, r) => {
     const res = await fetch(origin + r.path, {
       method: r.method,
-      headers: r.headers,
+      headers: [...r.headers],
       body: r.body,
       redirect: "manual",
       client,
@@ -59,6 +64,8 @@ export interface ForwardLimits {
 export interface ForwardRequest {
   req: Request;
   side: ClientSide;
+  /** The request's headers, read once. */
+  head: RequestHead;
   /** Path and query to send upstream (prefix already stripped if asked). */
   pathAndQuery: string;
   /** Add HSTS to the response (https route served over https). */
@@ -84,7 +91,7 @@ export async function forwardToPool(
     }, trip)
     : null;
   const retryable = body === null && IDEMPOTENT.has(req.method);
-  const headers = upstreamHeaders(req, side);
+  const headers = upstreamHeaders(fr.head, side);
   const declared = req.headers.get("content-length");
   const contentLength = body && declared !== null && /^\d+$/.test(declared)
     ? Number(declared)

@@ -18,7 +18,7 @@ export interface H1Request {
   /** Path and query, e.g. `/api?x=1`. */
   path: string;
   /** Sent as they are (Host included); framing headers are set here. */
-  headers: Headers;
+  headers: Iterable<[string, string]>;
   body: ReadableStream<Uint8Array> | null;
   /** Declared request body length, if the client sent one. */
   contentLength?: number;

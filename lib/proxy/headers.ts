@@ -38,19 +38,53 @@ export interface ClientSide {
   requestId: string;
 }
 
-/** The headers to send upstream for `req`. */
-export function upstreamHeaders(req: Request, side: ClientSide): Headers {
-  const h = new Headers(req.headers);
-  stripHopByHop(h);
-  const prior = h.get("x-forwarded-for");
-  h.set(
-    "x-forwarded-for",
-    prior ? `${prior}, ${side.clientIp}` : side.clientIp,
+/** A request's headers read once: name/value pairs and the head's size. */
+export interface RequestHead {
+  pairs: [string, string][];
+  /** Approximate size in bytes (request line + headers). */
+  size: number;
+}
+
+/** Reads `req`'s headers in one pass (Deno materialises them lazily). */
+export function readHead(req: Request, pathAndQuery: string): RequestHead {
+  const pairs: [string, string][] = [];
+  let size = req.method.length + pathAndQuery.length + 12;
+  for (const pair of req.headers) {
+    pairs.push(pair);
+    size += pair[0].length + pair[1].length + 4;
+  }
+  return { pairs, size };
+}
+
+const HOP = new Set([...HOP_BY_HOP, "x-forwarded-proto", "x-forwarded-host"]);
+
+/** The header pairs to send upstream: hop-by-hop dropped, X-Forwarded-* set. */
+export function upstreamHeaders(
+  head: RequestHead,
+  side: ClientSide,
+): [string, string][] {
+  let drop: Set<string> = HOP;
+  let prior: string | undefined;
+  const out: [string, string][] = [];
+  for (const [k, v] of head.pairs) {
+    if (k === "connection") {
+      drop = new Set(HOP);
+      for (const n of v.split(",")) drop.add(n.trim().toLowerCase());
+    }
+  }
+  for (const pair of head.pairs) {
+    const k = pair[0];
+    if (drop.has(k) || k === "x-request-id") continue;
+    if (k === "x-forwarded-for") prior = pair[1];
+    else out.push(pair);
+  }
+  out.push(
+    ["x-forwarded-for", prior ? `${prior}, ${side.clientIp}` : side.clientIp],
+    ["x-forwarded-proto", side.scheme],
+    ["x-forwarded-host", side.host],
+    ["x-request-id", side.requestId],
   );
-  h.set("x-forwarded-proto", side.scheme);
-  h.set("x-forwarded-host", side.host);
-  h.set("x-request-id", side.requestId);
-  return h;
+  return out;
 }
 
 const REQUEST_ID = /^[\w.:\-]{1,200}$/;
@@ -59,11 +93,4 @@ const REQUEST_ID = /^[\w.:\-]{1,200}$/;
 export function requestIdOf(req: Request): string {
   const id = req.headers.get("x-request-id");
   return id && REQUEST_ID.test(id) ? id : crypto.randomUUID();
-}
-
-/** Approximate size of the request head in bytes (request line + headers). */
-export function headSize(req: Request, pathAndQuery: string): number {
-  let n = req.method.length + pathAndQuery.length + 12;
-  for (const [k, v] of req.headers) n += k.length + v.length + 4;
-  return n;
 }

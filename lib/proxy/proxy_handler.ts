@@ -5,7 +5,7 @@
  * route lookup, http->https redirects, then a handler backend or a pool.
  */
 import { errorPage } from "./error_pages.ts";
-import { headSize, requestIdOf, upstreamHeaders } from "./headers.ts";
+import { readHead, requestIdOf, upstreamHeaders } from "./headers.ts";
 import {
   type ForwardLimits,
   forwardToPool,
@@ -51,9 +51,8 @@ export function createProxyHandler(
       scheme: conn.scheme,
       requestId,
     };
-    if (headSize(req, path + url.search) > opts.maxHeader) {
-      return errorPage(431);
-    }
+    const head = readHead(req, path + url.search);
+    if (head.size > opts.maxHeader) return errorPage(431);
     const length = Number(req.headers.get("content-length") ?? 0);
     if (length > opts.maxBody) return errorPage(413);
 
@@ -100,7 +99,7 @@ export function createProxyHandler(
         req,
         pick.target,
         pathAndQuery,
-        upstreamHeaders(req, side),
+        upstreamHeaders(head, side),
         opts.upstreamTimeout,
       );
     }
@@ -108,6 +107,7 @@ export function createProxyHandler(
       {
         req,
         side,
+        head,
         pathAndQuery,
         hsts: route.scheme === "https" && conn.scheme === "https",
       },

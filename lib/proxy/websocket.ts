@@ -19,7 +19,7 @@ export async function proxyWebSocket(
   req: Request,
   t: Target,
   pathAndQuery: string,
-  headers: Headers,
+  headers: Iterable<[string, string]>,
   timeoutMs: number,
 ): Promise<Response> {
   const protocols = (req.headers.get("sec-websocket-protocol") ?? "")
