@@ -41,12 +41,32 @@ export class DockerRuntime implements ContainerRuntime {
 
   constructor(readonly socketPath = "/var/run/docker.sock") {
     this.#docker = new Docker({ socketPath, version: DOCKER_API_VERSION });
+    // every call goes through modem.dial: a socket nobody answers on becomes
+    // a RuntimeUnavailableError that names the socket and the fix
+    const modem = this.#docker.modem as unknown as {
+      dial(o: unknown, cb: (err: unknown, data: unknown) => void): unknown;
+    };
+    const dial = modem.dial.bind(modem);
+    modem.dial = (o, cb) =>
+      dial(o, (err, data) => cb(err ? this.#mapError(err) : err, data));
+  }
+
+  #mapError(err: unknown): unknown {
+    const code = (err as { code?: string })?.code;
+    if (!code || !["ENOENT", "ECONNREFUSED", "EACCES"].includes(code)) {
+      return err;
+    }
+    return new RuntimeUnavailableError(
+      `the Docker engine at ${this.socketPath} does not answer (${code}): start it (systemctl start docker) or fix [docker] socket in config.toml`,
+      { cause: err },
+    );
   }
 
   async ping(): Promise<void> {
     try {
       await withTimeout(this.#docker.ping(), 5000);
     } catch (err) {
+      if (err instanceof RuntimeUnavailableError) throw err;
       throw new RuntimeUnavailableError(
         `the Docker engine at ${this.socketPath} does not answer (${
           (err as Error).message
