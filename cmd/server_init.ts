@@ -162,7 +162,8 @@ export async function serverInit(flags: InitFlags): Promise<void> {
       text = setKey(text, "server", "data_dir", dataDir);
     }
   }
-  resolveConfig(text, { home, file: configFile }); // never write a config the daemon refuses
+  // Never write a config the daemon would refuse.
+  const config = resolveConfig(text, { home, file: configFile });
   const report = (what: string, changed: boolean) =>
     console.log(`${changed ? "wrote    " : "unchanged"} ${what}`);
   report(configFile, await writeIfChanged(configFile, text, 0o600));
@@ -192,7 +193,14 @@ export async function serverInit(flags: InitFlags): Promise<void> {
     configFile,
     dataDir,
     home,
-    writable: self.compiled ? [] : [denoDir],
+    writable: [
+      ...new Set([
+        config.server.dataDir,
+        config.cache.dir,
+        config.server.controlSocket.replace(/\/[^/]*$/, ""),
+        ...(self.compiled ? [] : [denoDir]),
+      ]),
+    ].filter((p) => p && p !== dataDir && !p.startsWith(`${dataDir}/`)),
   });
   await Deno.mkdir(flags.unitDir, { recursive: true });
   const unitFile = `${flags.unitDir}/mypaas.service`;
