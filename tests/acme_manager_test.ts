@@ -125,6 +125,25 @@ Deno.test("AcmeManager.ensure() of many new domains notifies the proxy once", as
   });
 });
 
+Deno.test("AcmeManager keeps a stored certificate that is not due after a restart", async () => {
+  await setup(async ({ store, manager, clock, issuer }) => {
+    const stored = await createSelfSigned(["kept.test"], {
+      now: new Date(clock.t - 10 * DAY),
+      days: 90,
+    });
+    await store.saveAcme("kept.test", stored);
+    await manager.ensure(["kept.test"]);
+    await manager.whenIdle();
+    assert.deepEqual(issuer.calls, []);
+    assert.equal(store.get("kept.test")?.cert, stored.cert);
+    const next = manager.status()[0]!.nextAttempt;
+    assert.ok(
+      next > clock.t && next <= clock.t + DAY,
+      "next ARI/renewal check",
+    );
+  });
+});
+
 Deno.test("AcmeManager backs off exponentially while the CA fails, then recovers", async () => {
   await setup(async ({ store, manager, clock, issuer }) => {
     issuer.failNext = 3;
