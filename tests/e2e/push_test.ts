@@ -193,6 +193,41 @@ min_workers = 1
     assertEquals(status.code, 0, status.stderr);
     assertStringIncludes(status.stdout, service);
 
+    // logs: a deployed service answers, an unknown one is bad input (404).
+    const logOut = await run(
+      Deno.execPath(),
+      [
+        "run",
+        "-A",
+        "main.ts",
+        "logs",
+        server,
+        service,
+        "--tail",
+        "5",
+        "--ca",
+        `${dir}/ca.pem`,
+      ],
+      { HOME: home },
+    ); // deno-fmt-ignore
+    assertEquals(logOut.code, 0, logOut.stderr);
+    const noLogs = await run(
+      Deno.execPath(),
+      [
+        "run",
+        "-A",
+        "main.ts",
+        "logs",
+        server,
+        "nope-nope",
+        "--ca",
+        `${dir}/ca.pem`,
+      ],
+      { HOME: home },
+    ); // deno-fmt-ignore
+    assertEquals(noLogs.code, 2, noLogs.stderr);
+    assertStringIncludes(noLogs.stderr, "HTTP 404");
+
     // A failing build: exit 1 and the failing build lines.
     const bad = `${dir}/bad`;
     await writeHttpdApp(bad, {
