@@ -215,3 +215,46 @@ const silent = {
     return silent;
   },
 };
+
+Deno.test("mypaas key-gen --rsa with MYPAAS_KEY_PASSPHRASE writes an encrypted 0600 key that key-get opens", async () => {
+  const home = await Deno.makeTempDir({ prefix: "mypaas_keys_" });
+  const cli = async (args: string[], env: Record<string, string> = {}) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "main.ts", ...args],
+      cwd: new URL("../", import.meta.url).pathname,
+      env: {
+        HOME: home,
+        DENO_DIR: Deno.env.get("DENO_DIR") ??
+          `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`,
+        ...env,
+      },
+      stdin: "null",
+    }).output();
+    const dec = new TextDecoder();
+    return {
+      code: out.code,
+      stdout: dec.decode(out.stdout),
+      stderr: dec.decode(out.stderr),
+    };
+  };
+  try {
+    const gen = await cli(["key-gen", "--rsa"], {
+      MYPAAS_KEY_PASSPHRASE: "pp",
+    });
+    assertEquals(gen.code, 0, gen.stderr);
+    const [pub, fp] = gen.stdout.trim().split("\n");
+    assert(pub!.startsWith("rsa-pub-"), gen.stdout);
+    const file = `${home}/.ssh/mypaas_key`;
+    assertEquals((await Deno.stat(file)).mode! & 0o777, 0o600);
+    assert((await Deno.readTextFile(file)).includes("ENCRYPTED PRIVATE KEY"));
+    const locked = await cli(["key-get"]);
+    assertEquals(locked.code, 2, locked.stderr);
+    assert(locked.stderr.includes("MYPAAS_KEY_PASSPHRASE"), locked.stderr);
+    const open = await cli(["key-get"], { MYPAAS_KEY_PASSPHRASE: "pp" });
+    assertEquals(open.stdout.trim().split("\n"), [pub, fp]);
+    const again = await cli(["key-gen"]);
+    assertEquals(again.code, 2);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
