@@ -127,3 +127,21 @@ Deno.test("audit lines carry the client address the proxy passes in", async () =
   assertEquals(res.status, 200);
   assertEquals(api.audit.events.at(-1)?.remote, "192.0.2.7");
 });
+
+Deno.test("serverBase() takes a bare host or https URL and refuses plain http off loopback", async () => {
+  const { serverBase } = await import("../lib/api/client.ts");
+  const { InputError } = await import("../lib/errors.ts");
+  assertEquals(serverBase("paas.example.com"), "https://paas.example.com");
+  assertEquals(
+    serverBase("https://paas.example.com:8443/x"),
+    "https://paas.example.com:8443",
+  );
+  assertEquals(serverBase("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+  let err: unknown;
+  try {
+    serverBase("http://paas.example.com");
+  } catch (e) {
+    err = e;
+  }
+  assertEquals(err instanceof InputError, true);
+});

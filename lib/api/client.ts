@@ -36,6 +36,14 @@ export function serverBase(server: string): string {
   } catch {
     throw new InputError(`SERVER "${server}" is not a host or https:// URL`);
   }
+  const loopback = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(
+    url.hostname,
+  );
+  if (url.protocol !== "https:" && !loopback) {
+    throw new InputError(
+      `SERVER "${server}" must use https:// (uploads and --env values would travel in clear)`,
+    );
+  }
   return `${url.protocol}//${url.host}`;
 }
 
