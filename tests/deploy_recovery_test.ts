@@ -1,4 +1,9 @@
-import { Deployer, LABEL, LivenessMonitor } from "../lib/deploy/mod.ts";
+import {
+  ContainerEvents,
+  Deployer,
+  LABEL,
+  LivenessMonitor,
+} from "../lib/deploy/mod.ts";
 import { startReplica } from "../lib/deploy/context.ts";
 import { FakeRuntime } from "../lib/docker/mod.ts";
 import { silentLogger } from "../lib/log.ts";
@@ -177,4 +182,31 @@ Deno.test("liveness restarts a container after three failed checks and counts it
   const still = (await deployer.list()).find((s) => s.service === "live");
   assertEquals(still?.instances[0]?.restarts, 1);
   assert(t.runtime.containers.size > 0);
+});
+
+Deno.test("container events: a dying container leaves traffic, and returns once it runs again", async () => {
+  await using t = await setup();
+  const { deployer, traffic } = t.first;
+  const events = new ContainerEvents(deployer.ctx, deployer.locks, {
+    retryMs: 10,
+  });
+  await events.start();
+  try {
+    const id = (await t.runtime.inspect("web-1-1"))!.id;
+    const until = async (cond: () => boolean) => {
+      for (let i = 0; i < 200 && !cond(); i++) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert(cond(), "condition not reached within 1 s");
+    };
+    await new Promise((r) => setTimeout(r, 10));
+    t.runtime.crash(id);
+    await until(() => !traffic.upstreams.get("web")?.has(id));
+    assertEquals(traffic.upstreams.get("web")?.size, 1);
+    await t.runtime.start(id);
+    await until(() => traffic.upstreams.get("web")?.has(id) ?? false);
+    assertEquals(traffic.upstreams.get("web")?.size, 2);
+  } finally {
+    await events.stop();
+  }
 });

@@ -17,6 +17,7 @@ import {
   RuntimeUnavailableError,
 } from "../docker/mod.ts";
 import {
+  ContainerEvents,
   Deployer,
   LivenessMonitor,
   netProbe,
@@ -66,6 +67,7 @@ export class ContainerPlatform implements Platform {
   readonly name = "containers";
   readonly deployer: Deployer;
   readonly liveness: LivenessMonitor;
+  readonly events: ContainerEvents;
   #ready: Promise<void> | null = null;
   #started = false;
 
@@ -89,6 +91,7 @@ export class ContainerPlatform implements Platform {
       this.deployer.livenessRestarts,
       this.deployer.locks,
     );
+    this.events = new ContainerEvents(this.deployer.ctx, this.deployer.locks);
   }
 
   /** Routes deploy traffic through the proxy from now on. */
@@ -117,6 +120,7 @@ export class ContainerPlatform implements Platform {
   async stop(): Promise<void> {
     this.#started = false;
     await this.liveness.stop();
+    await this.events.stop();
   }
 
   /** Connects once: ping, then recovery. Retried on the next call after a failure. */
@@ -129,7 +133,10 @@ export class ContainerPlatform implements Platform {
         `docker ready; ${outcomes.length} service(s) recovered`,
       );
       // liveness checks only once Docker answers (no warnings every tick)
-      if (this.#started) await this.liveness.start();
+      if (this.#started) {
+        await this.liveness.start();
+        await this.events.start();
+      }
     })().catch((err) => {
       this.#ready = null;
       if (err instanceof RuntimeUnavailableError) throw err;

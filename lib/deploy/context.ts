@@ -133,12 +133,13 @@ export function waitReplicaReady(
   spec: ServiceSpec,
   id: string,
   deadlineMs = ctx.readyTimeoutMs,
+  signal?: AbortSignal,
 ): Promise<{ ok: boolean; why: string }> {
   return waitReady(
     ctx.probe,
     () => replicaUrl(ctx, spec, id),
     spec.readiness ?? spec.healthcheck,
-    { deadlineMs },
+    { deadlineMs, ...(signal ? { signal } : {}) },
   );
 }
 

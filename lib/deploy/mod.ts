@@ -13,6 +13,7 @@ export {
 export { latestBases, readIgnoreList, ReleaseBuildError } from "./build.ts";
 export { containerName, imageRef, LABEL } from "./labels.ts";
 export { LivenessMonitor } from "./liveness.ts";
+export { ContainerEvents } from "./event_watch.ts";
 export {
   netProbe,
   type Prober,

@@ -1,0 +1,115 @@
+/**
+ * @module
+ * `ContainerEvents`: follows the engine's events for this daemon's
+ * containers, so that traffic tracks what happens outside a deploy. A
+ * container that dies (crash, OOM kill, `docker stop`) leaves the proxy at
+ * once; one that starts again (the restart policy, a Docker restart, a manual
+ * `docker start`) returns once ready, with its possibly new address.
+ * Services under a deploy are left to it. The stream is re-opened after
+ * errors (Docker restarting) every `retryMs`.
+ */
+import type { RuntimeEvent } from "../docker/mod.ts";
+import {
+  addTraffic,
+  type DeployContext,
+  type Replica,
+  waitReplicaReady,
+} from "./context.ts";
+import { LABEL, releaseFromLabels, specFromLabels } from "./labels.ts";
+import type { ServiceLocks } from "./service_locks.ts";
+
+/** Keeps traffic in step with container deaths and restarts. */
+export class ContainerEvents {
+  readonly name = "container-events";
+  #ctl: AbortController | null = null;
+  #loop: Promise<void> | null = null;
+  readonly #pending = new Set<Promise<void>>();
+
+  constructor(
+    readonly ctx: DeployContext,
+    readonly locks: ServiceLocks,
+    readonly opts: { retryMs?: number } = {},
+  ) {}
+
+  start(): Promise<void> {
+    if (this.#ctl) return Promise.resolve();
+    const ctl = this.#ctl = new AbortController();
+    this.#loop = this.#run(ctl.signal);
+    return Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    this.#ctl?.abort();
+    this.#ctl = null;
+    await this.#loop;
+    await Promise.all([...this.#pending]);
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    const retryMs = this.opts.retryMs ?? 2000;
+    while (!signal.aborted) {
+      try {
+        const events = this.ctx.runtime.events(
+          { [LABEL.owner]: this.ctx.owner },
+          signal,
+        );
+        for await (const e of events) this.#track(this.#handle(e, signal));
+      } catch (err) {
+        if (signal.aborted) break;
+        this.ctx.log.warn(
+          `container events: ${(err as Error).message}; retrying`,
+        );
+      }
+      if (signal.aborted) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, retryMs);
+        signal.addEventListener("abort", () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
+    }
+  }
+
+  #track(p: Promise<void>) {
+    this.#pending.add(p);
+    p.finally(() => this.#pending.delete(p));
+  }
+
+  async #handle(e: RuntimeEvent, signal: AbortSignal): Promise<void> {
+    const service = e.labels[LABEL.service];
+    if (!service || this.locks.busy(service)) return;
+    try {
+      if (e.action === "die") {
+        await this.ctx.traffic.drainUpstream(service, e.id, 0);
+      } else if (e.action === "start") {
+        const labels = e.labels[LABEL.spec]
+          ? e.labels
+          : (await this.ctx.runtime.inspect(e.id))?.labels ?? {};
+        const spec = specFromLabels(labels);
+        if (!spec || signal.aborted) return;
+        const ready = await waitReplicaReady(
+          this.ctx,
+          spec,
+          e.id,
+          this.ctx.readyTimeoutMs,
+          signal,
+        );
+        if (!ready.ok || signal.aborted || this.locks.busy(service)) return;
+        const r: Replica = {
+          id: e.id,
+          name: e.name,
+          release: releaseFromLabels(labels) ?? 0,
+          index: Number(labels[LABEL.index] ?? 0),
+          running: true,
+          labels,
+        };
+        await addTraffic(this.ctx, spec, r);
+      }
+    } catch (err) {
+      this.ctx.log.warn(
+        `container events: ${e.action} of ${e.name}: ${(err as Error).message}`,
+      );
+    }
+  }
+}
