@@ -26,6 +26,10 @@ export interface H1Request {
 }
 
 const enc = new TextEncoder();
+/** Idle connections older than this are closed, not reused (Node's 5 s). */
+const MAX_IDLE_MS = 4000;
+/** Requests with a body reuse only connections idle this briefly. */
+const FRESH_MS = 1000;
 const CRLF2 = [13, 10, 13, 10];
 const NO_BODY_STATUS = (s: number) => s === 204 || s === 304 || s < 200;
 
@@ -47,7 +51,9 @@ export class H1Client {
 
   /** Sends a request to `origin` (`http://host:port`). */
   async request(origin: string, r: H1Request): Promise<H1Response> {
-    const reused = this.#take(origin);
+    // a request with a body cannot be retried after a stale connection
+    // fails, so it only reuses connections idle for a moment
+    const reused = this.#take(origin, r.body ? FRESH_MS : MAX_IDLE_MS);
     if (reused) {
       try {
         return await this.#exchange(origin, reused, r, true);
@@ -70,8 +76,15 @@ export class H1Client {
     this.#idle.clear();
   }
 
-  #take(origin: string): Conn | undefined {
-    return this.#idle.get(origin)?.pop();
+  #take(origin: string, maxIdleMs: number): Conn | undefined {
+    const list = this.#idle.get(origin);
+    const now = Date.now();
+    while (list?.length) {
+      const conn = list.pop()!;
+      if (now - conn.idleSince <= maxIdleMs) return conn;
+      conn.close();
+    }
+    return undefined;
   }
 
   #put(origin: string, conn: Conn): void {
@@ -79,6 +92,7 @@ export class H1Client {
     let list = this.#idle.get(origin);
     if (!list) this.#idle.set(origin, list = []);
     if (list.length >= (this.opts.maxIdlePerOrigin ?? 256)) return conn.close();
+    conn.idleSince = Date.now();
     list.push(conn);
   }
 
@@ -224,6 +238,8 @@ class Conn {
   #end = 0;
   #closed = false;
   gotAny = false;
+  /** When the connection went back to the pool (ms since epoch). */
+  idleSince = 0;
 
   constructor(readonly tcp: Deno.TcpConn) {}
 
