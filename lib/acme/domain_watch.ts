@@ -39,14 +39,19 @@ export class DomainWatch {
     this.#log = opts.log ?? silentLogger;
   }
 
-  /** Syncs once, then polls. */
-  async start(): Promise<void> {
-    await this.sync();
-    this.#timer ??= setInterval(() => {
+  /**
+   * Starts syncing in the background, then polls. The first sync may create
+   * many placeholder certificates; the daemon need not wait for them (the
+   * proxy answers unknown names with its default certificate meanwhile).
+   */
+  start(): Promise<void> {
+    const syncLogged = () =>
       this.sync().catch((err) =>
         this.#log.error(`Domain sync failed: ${(err as Error).message}`)
       );
-    }, this.#opts.interval ?? 2_000);
+    syncLogged();
+    this.#timer ??= setInterval(syncLogged, this.#opts.interval ?? 2_000);
+    return Promise.resolve();
   }
 
   /** Stops polling; idempotent. */

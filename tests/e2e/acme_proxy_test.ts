@@ -99,6 +99,7 @@ Deno.test("proxy + ACME: HTTP-01 through the proxy, SNI on its HTTPS listener, m
       always: [config.server.domain],
     });
     await watch.start();
+    await watch.sync(); // the first sync runs in the background
     cleanup.push(() => watch.stop());
     await certs.manager.whenIdle();
     const byDomain = Object.fromEntries(
