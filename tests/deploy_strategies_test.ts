@@ -282,3 +282,24 @@ Deno.test("logs() merges the current containers' lines as name | line", async ()
   await done;
   assert(followed.includes("web-1-2 | later"), followed.join(","));
 });
+
+Deno.test("list() shows the phase of a running deploy", async () => {
+  await using t = await setup(5000);
+  await t.deployer.deploy(makeSpec("web"), t.dir, () => {});
+  const gate = Promise.withResolvers<void>();
+  const probe = t.deployer.ctx.probe;
+  t.deployer.ctx.probe = async (target, check) => {
+    await gate.promise;
+    return probe(target, check);
+  };
+  const running = t.deployer.deploy(makeSpec("web"), t.dir, () => {});
+  let state = "";
+  for (let i = 0; i < 100 && !state.includes("waiting-healthy"); i++) {
+    await new Promise((r) => setTimeout(r, 5));
+    state = (await t.deployer.list())[0]?.state ?? "";
+  }
+  assertEquals(state, "deploying (waiting-healthy)");
+  gate.resolve();
+  assertEquals((await running).ok, true);
+  assertEquals((await t.deployer.list())[0]?.state, "running");
+});

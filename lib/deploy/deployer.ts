@@ -25,7 +25,7 @@ import { mergeLogs } from "./logs.ts";
 import { imageReleases, nextRelease, prune, releaseSpec } from "./releases.ts";
 import { ServiceLocks } from "./service_locks.ts";
 import { recoverAll, type RecoveryOutcome } from "./recovery.ts";
-import { runStrategy } from "./strategies.ts";
+import { type DeployPhase, runStrategy } from "./strategies.ts";
 
 /** How a deploy or rollback ended. */
 export interface ServiceDeployResult {
@@ -51,6 +51,8 @@ export interface ServiceStatus {
 export class Deployer {
   readonly locks: ServiceLocks = new ServiceLocks();
   readonly markers: DeployMarkers;
+  /** The phase of each running deploy or rollback. */
+  readonly phases: Map<string, DeployPhase> = new Map();
   /** Restarts done by the liveness monitor, per container id. */
   readonly livenessRestarts: Map<string, number> = new Map();
 
@@ -74,10 +76,18 @@ export class Deployer {
   ): Promise<ServiceDeployResult> {
     return this.locks.run(
       spec.service,
-      () => this.#deploy(spec, dir, progress),
+      () => this.#phased(spec.service, () => this.#deploy(spec, dir, progress)),
       () =>
         progress(`queued: another operation on ${spec.service} is in progress`),
     );
+  }
+
+  async #phased<T>(service: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } finally {
+      this.phases.delete(service);
+    }
   }
 
   async #deploy(
@@ -97,6 +107,7 @@ export class Deployer {
         replicaCount(spec)
       } container(s))`,
     );
+    this.phases.set(spec.service, "building");
     try {
       await buildRelease(ctx.runtime, {
         dir,
@@ -145,6 +156,7 @@ export class Deployer {
       release,
       old.filter((r) => r.release !== release),
       progress,
+      (p) => this.phases.set(spec.service, p),
     );
     await this.markers.remove(spec.service);
     if (!res.ok) {
@@ -172,45 +184,46 @@ export class Deployer {
   ): Promise<ServiceDeployResult> {
     return this.locks.run(
       service,
-      async () => {
-        const { ctx } = this;
-        const old = await serviceReplicas(ctx, service);
-        const current = currentRelease(old);
-        const kept = await imageReleases(ctx, service);
-        if (!old.length && !kept.length) {
-          throw new NotFoundError(`no service named "${service}"`);
-        }
-        const target = release ??
-          kept.find((n) => current === null || n < current);
-        if (target === undefined) {
-          throw new InputError(
-            `${service} has no release before ${current} to roll back to; kept: ${
-              kept.join(", ") || "none"
-            }`,
+      () =>
+        this.#phased(service, async () => {
+          const { ctx } = this;
+          const old = await serviceReplicas(ctx, service);
+          const current = currentRelease(old);
+          const kept = await imageReleases(ctx, service);
+          if (!old.length && !kept.length) {
+            throw new NotFoundError(`no service named "${service}"`);
+          }
+          const target = release ??
+            kept.find((n) => current === null || n < current);
+          if (target === undefined) {
+            throw new InputError(
+              `${service} has no release before ${current} to roll back to; kept: ${
+                kept.join(", ") || "none"
+              }`,
+            );
+          }
+          if (!kept.includes(target)) {
+            throw new NotFoundError(
+              `release ${target} of ${service} is not kept; kept: ${
+                kept.join(", ")
+              }`,
+            );
+          }
+          if (target === current) {
+            throw new InputError(`${service} already runs release ${target}`);
+          }
+          const spec = await releaseSpec(ctx, service, target);
+          if (!spec) {
+            throw new NotFoundError(
+              `the image of ${service} release ${target} carries no spec`,
+            );
+          }
+          await checkVolumes(spec, ctx.config);
+          progress(
+            `rolling ${service} back from release ${current} to ${target} (no build)`,
           );
-        }
-        if (!kept.includes(target)) {
-          throw new NotFoundError(
-            `release ${target} of ${service} is not kept; kept: ${
-              kept.join(", ")
-            }`,
-          );
-        }
-        if (target === current) {
-          throw new InputError(`${service} already runs release ${target}`);
-        }
-        const spec = await releaseSpec(ctx, service, target);
-        if (!spec) {
-          throw new NotFoundError(
-            `the image of ${service} release ${target} carries no spec`,
-          );
-        }
-        await checkVolumes(spec, ctx.config);
-        progress(
-          `rolling ${service} back from release ${current} to ${target} (no build)`,
-        );
-        return await this.#switch(spec, target, current, old, progress);
-      },
+          return await this.#switch(spec, target, current, old, progress);
+        }),
       () => progress(`queued: another operation on ${service} is in progress`),
     );
   }
@@ -299,7 +312,7 @@ export class Deployer {
         release,
         urls: spec?.urls.map((u) => u.url) ?? [],
         state: this.locks.busy(service)
-          ? "deploying"
+          ? `deploying (${this.phases.get(service) ?? "queued"})`
           : running === 0
           ? "stopped"
           : running < want

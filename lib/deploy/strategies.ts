@@ -27,6 +27,18 @@ import {
   waitReplicaReady,
 } from "./context.ts";
 
+/** Where a deploy is; `list` shows it while a deploy runs. */
+export type DeployPhase =
+  | "queued"
+  | "building"
+  | "starting"
+  | "waiting-healthy"
+  | "switching"
+  | "draining"
+  | "restoring"
+  | "done"
+  | "rolled-back";
+
 /** How a strategy ended. */
 export interface StrategyResult {
   ok: boolean;
@@ -41,24 +53,29 @@ export async function runStrategy(
   release: number,
   old: Replica[],
   progress: (line: string) => void,
+  phase: (p: DeployPhase) => void = () => {},
 ): Promise<StrategyResult> {
   const n = replicaCount(spec);
   const started: Replica[] = [];
   const retired: Replica[] = [];
   const liveOld = old.filter((r) => r.running);
   const retire = async (r: Replica) => {
+    phase("draining");
     progress(`draining and stopping ${r.name}`);
     await retireReplica(ctx, spec.service, r);
     retired.push(r);
   };
   const startOne = async (index: number) => {
+    phase("starting");
     const r = await startReplica(ctx, spec, release, index, "candidate");
     started.push(r);
+    phase("waiting-healthy");
     progress(`started ${r.name}, waiting until it is ready`);
     const ready = await waitReplicaReady(ctx, spec, r.id);
     if (!ready.ok) {
       throw new DeployFailure(`${r.name} is not ready: ${ready.why}`);
     }
+    phase("switching");
     await addTraffic(ctx, spec, r);
     progress(`${r.name} is ready and receives traffic`);
   };
@@ -78,6 +95,7 @@ export async function runStrategy(
     const why = err instanceof DeployFailure
       ? err.message
       : `unexpected error: ${(err as Error).message}`;
+    phase("restoring");
     progress(`deploy failed: ${why}`);
     for (const r of started) {
       progress(`removing ${r.name}`);
@@ -90,6 +108,7 @@ export async function runStrategy(
       const lost = await restoreReplicas(ctx, spec, retired);
       for (const l of lost) progress(`could not restore ${l}`);
     }
+    phase("rolled-back");
     return { ok: false, why };
   }
   for (
@@ -102,5 +121,6 @@ export async function runStrategy(
       ctx.log.warn(`cannot remove ${o.name}: ${(e as Error).message}`)
     );
   }
+  phase("done");
   return { ok: true };
 }
