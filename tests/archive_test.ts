@@ -19,9 +19,13 @@ async function withDir(fn: (dir: string) => Promise<void> | void) {
   }
 }
 
-function refused(fn: () => unknown, status: number, includes: string) {
+async function refused(
+  fn: () => unknown,
+  status: number,
+  includes: string,
+) {
   try {
-    fn();
+    await fn();
   } catch (err) {
     assert(err instanceof ArchiveError, `not an ArchiveError: ${err}`);
     assertEquals(err.status, status);
@@ -72,12 +76,12 @@ function tar(...entries: Uint8Array[]): Uint8Array {
   return out;
 }
 
-Deno.test("safeRelativePath() refuses absolute paths and .. and normalises", () => {
+Deno.test("safeRelativePath() refuses absolute paths and .. and normalises", async () => {
   assertEquals(safeRelativePath("./a//b/"), "a/b");
-  refused(() => safeRelativePath("/etc/passwd"), 400, "absolute");
-  refused(() => safeRelativePath("C:\\x"), 400, "absolute");
-  refused(() => safeRelativePath("a/../../x"), 400, "..");
-  refused(() => safeRelativePath("a\\..\\x"), 400, "..");
+  await refused(() => safeRelativePath("/etc/passwd"), 400, "absolute");
+  await refused(() => safeRelativePath("C:\\x"), 400, "absolute");
+  await refused(() => safeRelativePath("a/../../x"), 400, "..");
+  await refused(() => safeRelativePath("a\\..\\x"), 400, "..");
 });
 
 Deno.test("extractArchive() unpacks a zip with dirs and modes", () =>
@@ -90,7 +94,7 @@ Deno.test("extractArchive() unpacks a zip with dirs and modes", () =>
       }],
       "app/sub/": new Uint8Array(),
     });
-    const r = extractArchive(zip, dir, LIMITS);
+    const r = await extractArchive(zip, dir, LIMITS);
     assertEquals(r.format, "zip");
     assertEquals(await Deno.readTextFile(`${dir}/Dockerfile`), "FROM x\n");
     assertEquals((await Deno.stat(`${dir}/app/run.sh`)).mode! & 0o777, 0o755);
@@ -101,29 +105,33 @@ Deno.test("extractArchive() refuses a zip with ../ entries and writes nothing ou
   withDir(async (dir) => {
     await Deno.mkdir(`${dir}/out`);
     const zip = zipSync({ "../evil.txt": enc("x") });
-    refused(() => extractArchive(zip, `${dir}/out`, LIMITS), 400, "..");
+    await refused(() => extractArchive(zip, `${dir}/out`, LIMITS), 400, "..");
     await assertRejects(
       () => Deno.stat(`${dir}/evil.txt`),
       Deno.errors.NotFound,
     );
     const abs = zipSync({ "/tmp/evil.txt": enc("x") });
-    refused(() => extractArchive(abs, `${dir}/out`, LIMITS), 400, "absolute");
+    await refused(
+      () => extractArchive(abs, `${dir}/out`, LIMITS),
+      400,
+      "absolute",
+    );
   }));
 
 Deno.test("extractArchive() stops a zip bomb by the bytes inflated, not its headers", () =>
-  withDir((dir) => {
+  withDir(async (dir) => {
     const zip = zipSync({ "zeros": new Uint8Array(8 << 20) }, { level: 9 });
     assert(zip.length < 64 << 10, `bomb is ${zip.length} bytes`);
     // Lie in the headers: claim 1 byte uncompressed everywhere.
     patchUncompressedSizes(zip, 1);
-    refused(() => extractArchive(zip, dir, LIMITS), 413, "max_unpacked");
+    await refused(() => extractArchive(zip, dir, LIMITS), 413, "max_unpacked");
   }));
 
 Deno.test("extractArchive() refuses too many files with 413", () =>
-  withDir((dir) => {
+  withDir(async (dir) => {
     const files: Record<string, Uint8Array> = {};
     for (let i = 0; i < 101; i++) files[`f${i}`] = enc("x");
-    refused(
+    await refused(
       () => extractArchive(zipSync(files), dir, LIMITS),
       413,
       "max_upload_files",
@@ -138,27 +146,27 @@ Deno.test("extractArchive() refuses links that leave the directory, keeps inner 
         { os: number; attrs: number },
       ];
     await Deno.mkdir(`${dir}/a`);
-    refused(
+    await refused(
       () =>
         extractArchive(zipSync({ l: link("../../etc") }), `${dir}/a`, LIMITS),
       400,
       "outside",
     );
-    refused(
+    await refused(
       () =>
         extractArchive(zipSync({ l: link("/etc/passwd") }), `${dir}/a`, LIMITS),
       400,
       "outside",
     );
     await Deno.mkdir(`${dir}/b`);
-    extractArchive(
+    await extractArchive(
       zipSync({ "x/f": enc("hi"), l: link("x/f") }),
       `${dir}/b`,
       LIMITS,
     );
     assertEquals(await Deno.readTextFile(`${dir}/b/l`), "hi");
     await Deno.mkdir(`${dir}/c`);
-    refused(
+    await refused(
       () =>
         extractArchive(
           tar(tarEntry("l", { type: "2", link: "../x" })),
@@ -171,14 +179,14 @@ Deno.test("extractArchive() refuses links that leave the directory, keeps inner 
   }));
 
 Deno.test("extractArchive() refuses device files and FIFOs in a tar", () =>
-  withDir((dir) => {
-    refused(
+  withDir(async (dir) => {
+    await refused(
       () =>
         extractArchive(tar(tarEntry("dev/sda", { type: "4" })), dir, LIMITS),
       400,
       "device",
     );
-    refused(
+    await refused(
       () => extractArchive(tar(tarEntry("p", { type: "6" })), dir, LIMITS),
       400,
       "FIFO",
@@ -192,12 +200,12 @@ Deno.test("extractArchive() unpacks tar and tar.gz, and stops a tar.gz bomb", ()
       tarEntry("h", { type: "1", link: "a/b.txt" }),
     );
     await Deno.mkdir(`${dir}/1`);
-    assertEquals(extractArchive(t, `${dir}/1`, LIMITS).format, "tar");
+    assertEquals((await extractArchive(t, `${dir}/1`, LIMITS)).format, "tar");
     assertEquals(await Deno.readTextFile(`${dir}/1/a/b.txt`), "hello");
     assertEquals(await Deno.readTextFile(`${dir}/1/h`), "hello");
     await Deno.mkdir(`${dir}/2`);
     assertEquals(
-      extractArchive(gzipSync(t), `${dir}/2`, LIMITS).format,
+      (await extractArchive(gzipSync(t), `${dir}/2`, LIMITS)).format,
       "tar.gz",
     );
     assertEquals(await Deno.readTextFile(`${dir}/2/a/b.txt`), "hello");
@@ -206,12 +214,12 @@ Deno.test("extractArchive() unpacks tar and tar.gz, and stops a tar.gz bomb", ()
       tar(tarEntry("z", { data: new Uint8Array(4 << 20) })),
       { level: 9 },
     );
-    refused(
+    await refused(
       () => extractArchive(bomb, `${dir}/3`, LIMITS),
       413,
       "max_unpacked",
     );
-    refused(
+    await refused(
       () => extractArchive(enc("hello, not an archive"), `${dir}/3`, LIMITS),
       400,
       "not a zip",
@@ -235,7 +243,7 @@ Deno.test("packDir() honours .dockerignore and mypaas.toml ignore, keeps Dockerf
     await Deno.writeTextFile(`${src}/main.ts`, "x");
     const { zip, files } = await packDir(src);
     await Deno.mkdir(`${dir}/out`);
-    extractArchive(zip, `${dir}/out`, LIMITS);
+    await extractArchive(zip, `${dir}/out`, LIMITS);
     const names: string[] = [];
     for await (const e of Deno.readDir(`${dir}/out`)) names.push(e.name);
     assertEquals(names.sort(), [
@@ -256,3 +264,26 @@ function patchUncompressedSizes(zip: Uint8Array, size: number) {
     if (sig === 0x02014b50) v.setUint32(i + 24, size, true);
   }
 }
+
+Deno.test("extractArchive() gives the event loop turns while it inflates", () =>
+  withDir(async (dir) => {
+    const zip = zipSync({ big: new Uint8Array(64 << 20) }, { level: 1 });
+    let longest = 0;
+    let last = performance.now();
+    let ticks = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+      ticks++;
+    }, 1);
+    try {
+      last = performance.now();
+      await extractArchive(zip, dir, { maxBytes: 1 << 30, maxFiles: 10 });
+    } finally {
+      clearInterval(timer);
+    }
+    assert(ticks >= 5, `only ${ticks} timer turns during the unpack`);
+    assert(longest < 250, `the event loop was blocked for ${longest} ms`);
+    assertEquals((await Deno.stat(`${dir}/big`)).size, 64 << 20);
+  }));

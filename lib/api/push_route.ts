@@ -53,7 +53,7 @@ export function registerPush(app: Hono, ctx: ApiContext): void {
     let dir = `${work}/upload`;
     try {
       await Deno.mkdir(dir);
-      unpacked = extractArchive(body, dir, {
+      unpacked = await extractArchive(body, dir, {
         maxBytes: maxUnpacked,
         maxFiles: maxUploadFiles,
       });

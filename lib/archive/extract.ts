@@ -30,11 +30,11 @@ export function sniffFormat(
 }
 
 /** Unpacks `data` into `dest` (an empty, existing directory). */
-export function extractArchive(
+export async function extractArchive(
   data: Uint8Array,
   dest: string,
   limits: ExtractLimits,
-): ExtractResult {
+): Promise<ExtractResult> {
   const format = sniffFormat(data);
   if (!format) {
     throw new ArchiveError(
@@ -42,7 +42,8 @@ export function extractArchive(
     );
   }
   const writer = new ArchiveWriter(dest, limits);
-  if (format === "zip") unzip(data, writer);
-  else untar(data, writer, format === "tar.gz");
+  // Both yield to the event loop every few ms: the proxy shares this thread.
+  if (format === "zip") await unzip(data, writer);
+  else await untar(data, writer, format === "tar.gz");
   return { format, files: writer.files, bytes: writer.bytes };
 }

@@ -6,19 +6,22 @@
  */
 import { Gunzip } from "fflate";
 import { ArchiveError, type ArchiveWriter, type FileSink } from "./writer.ts";
+import { yielder } from "./_yield.ts";
 
 const SLICE = 4096;
 
 /** Unpacks a tar (or .tar.gz when `gzip`) archive through `writer`. */
-export function untar(
+export async function untar(
   data: Uint8Array,
   writer: ArchiveWriter,
   gzip: boolean,
-): void {
+): Promise<void> {
   const parser = new TarParser(writer);
+  const pause = yielder();
   if (!gzip) {
     for (let i = 0; i < data.length; i += 65536) {
       parser.push(data.subarray(i, i + 65536));
+      await pause();
     }
   } else {
     let failure: unknown;
@@ -30,17 +33,18 @@ export function untar(
         failure = err;
       }
     });
-    try {
-      for (let i = 0; i < data.length && failure === undefined; i += SLICE) {
-        const end = Math.min(i + SLICE, data.length);
+    for (let i = 0; i < data.length && failure === undefined; i += SLICE) {
+      const end = Math.min(i + SLICE, data.length);
+      try {
         gunzip.push(data.subarray(i, end), end === data.length);
+      } catch (err) {
+        if (failure === undefined) {
+          throw new ArchiveError(
+            `Gzip stream is corrupt: ${(err as Error).message}`,
+          );
+        }
       }
-    } catch (err) {
-      if (failure === undefined) {
-        throw new ArchiveError(
-          `Gzip stream is corrupt: ${(err as Error).message}`,
-        );
-      }
+      await pause();
     }
     if (failure !== undefined) throw failure;
   }

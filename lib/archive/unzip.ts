@@ -7,6 +7,7 @@
  */
 import { Inflate } from "fflate";
 import { ArchiveError, type ArchiveWriter } from "./writer.ts";
+import { yielder } from "./_yield.ts";
 
 const EOCD = 0x06054b50;
 const CENTRAL = 0x02014b50;
@@ -15,7 +16,11 @@ const LOCAL = 0x04034b50;
 const SLICE = 4096;
 
 /** Unpacks a zip archive through `writer`. */
-export function unzip(data: Uint8Array, writer: ArchiveWriter): void {
+export async function unzip(
+  data: Uint8Array,
+  writer: ArchiveWriter,
+): Promise<void> {
+  const pause = yielder();
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const u16 = (at: number) => check(at + 2) && view.getUint16(at, true);
   const u32 = (at: number) => check(at + 4) && view.getUint32(at, true);
@@ -84,13 +89,19 @@ export function unzip(data: Uint8Array, writer: ArchiveWriter): void {
       );
     }
     if (type === 0o120000) {
-      const target = collect(name, method, body, 4096);
+      const target = await collect(name, method, body, 4096, pause);
       writer.symlink(name, decoder.decode(target));
       continue;
     }
     const sink = writer.file(name, unixMode & 0o777 || 0o644);
     try {
-      inflateInto(name, method, body, (chunk) => sink.write(chunk));
+      await inflateInto(
+        name,
+        method,
+        body,
+        (chunk) => sink.write(chunk),
+        pause,
+      );
     } finally {
       sink.close();
     }
@@ -98,15 +109,17 @@ export function unzip(data: Uint8Array, writer: ArchiveWriter): void {
   writer.finish();
 }
 
-function inflateInto(
+async function inflateInto(
   name: string,
   method: number,
   body: Uint8Array,
   out: (chunk: Uint8Array) => void,
-): void {
+  pause: () => Promise<void> | undefined,
+): Promise<void> {
   if (method === 0) {
     for (let i = 0; i < body.length; i += 65536) {
       out(body.subarray(i, i + 65536));
+      await pause();
     }
     return;
   }
@@ -125,35 +138,37 @@ function inflateInto(
       }
     }
   });
-  try {
-    for (let i = 0; i < body.length && failure === undefined; i += SLICE) {
-      const end = Math.min(i + SLICE, body.length);
+  for (let i = 0; i < body.length && failure === undefined; i += SLICE) {
+    const end = Math.min(i + SLICE, body.length);
+    try {
       inflate.push(body.subarray(i, end), end === body.length);
+    } catch (err) {
+      if (failure === undefined) {
+        throw new ArchiveError(
+          `Zip entry "${name}" is corrupt: ${(err as Error).message}`,
+        );
+      }
     }
-    if (body.length === 0) inflate.push(new Uint8Array(), true);
-  } catch (err) {
-    if (failure === undefined) {
-      throw new ArchiveError(
-        `Zip entry "${name}" is corrupt: ${(err as Error).message}`,
-      );
-    }
+    await pause();
   }
+  if (body.length === 0) inflate.push(new Uint8Array(), true);
   if (failure !== undefined) throw failure;
 }
 
-function collect(
+async function collect(
   name: string,
   method: number,
   body: Uint8Array,
   max: number,
-): Uint8Array {
+  pause: () => Promise<void> | undefined,
+): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let size = 0;
-  inflateInto(name, method, body, (chunk) => {
+  await inflateInto(name, method, body, (chunk) => {
     size += chunk.length;
     if (size > max) throw new ArchiveError(`Zip link "${name}" is too long`);
     parts.push(chunk.slice());
-  });
+  }, pause);
   const out = new Uint8Array(size);
   let at = 0;
   for (const p of parts) {
