@@ -27,6 +27,7 @@ export class LivenessMonitor {
   readonly #tracked = new Map<string, Tracked>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = true;
+  #ctl = new AbortController();
   #tick: Promise<void> | undefined;
   #replicas: Replica[] | null = null;
   #listedAt = 0;
@@ -41,12 +42,14 @@ export class LivenessMonitor {
   start(): Promise<void> {
     if (!this.#stopped) return Promise.resolve();
     this.#stopped = false;
+    this.#ctl = new AbortController();
     this.#schedule();
     return Promise.resolve();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#ctl.abort();
     clearTimeout(this.#timer);
     await this.#tick;
   }
@@ -95,7 +98,13 @@ export class LivenessMonitor {
         this.restarts.set(r.id, (this.restarts.get(r.id) ?? 0) + 1);
         await ctx.traffic.drainUpstream(service, r.id, 0);
         await ctx.runtime.restart(r.id, { timeoutS: 5 });
-        const ready = await waitReplicaReady(ctx, spec, r.id);
+        const ready = await waitReplicaReady(
+          ctx,
+          spec,
+          r.id,
+          ctx.readyTimeoutMs,
+          this.#ctl.signal,
+        );
         t.next = Date.now() + spec.liveness.intervalMs;
         this.#replicas = null;
         if (ready.ok) await addTraffic(ctx, spec, r);
