@@ -76,7 +76,13 @@ export function createProxyHandler(
       });
     }
     if (route.target.kind === "handler") {
-      return await callHandler(route.target.handler, req, info);
+      const res = await callHandler(route.target.handler, req, info);
+      if (route.scheme === "https" && conn.scheme === "https") {
+        try {
+          res.headers.set("strict-transport-security", "max-age=31536000");
+        } catch { /* immutable headers (a fetched Response): leave as is */ }
+      }
+      return res;
     }
     const pathAndQuery =
       (route.stripPrefix && route.path !== "/"
