@@ -299,6 +299,7 @@ Deno.test("list() shows the phase of a running deploy", async () => {
     state = (await t.deployer.list())[0]?.state ?? "";
   }
   assertEquals(state, "deploying (waiting-healthy)");
+  assertEquals((await t.deployer.list())[0]?.release, 1);
   gate.resolve();
   assertEquals((await running).ok, true);
   assertEquals((await t.deployer.list())[0]?.state, "running");

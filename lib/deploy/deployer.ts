@@ -51,6 +51,8 @@ export interface ServiceStatus {
 export class Deployer {
   readonly locks: ServiceLocks = new ServiceLocks();
   readonly markers: DeployMarkers;
+  /** The release serving when each running deploy began (null: none). */
+  readonly #serving = new Map<string, number | null>();
   /** The phase of each running deploy or rollback. */
   readonly phases: Map<string, DeployPhase> = new Map();
   /** Restarts done by the liveness monitor, per container id. */
@@ -87,6 +89,7 @@ export class Deployer {
       return await fn();
     } finally {
       this.phases.delete(service);
+      this.#serving.delete(service);
     }
   }
 
@@ -143,6 +146,7 @@ export class Deployer {
     progress: (line: string) => void,
   ): Promise<ServiceDeployResult> {
     const { ctx } = this;
+    this.#serving.set(spec.service, current);
     await this.markers.write({
       service: spec.service,
       from: current,
@@ -291,7 +295,10 @@ export class Deployer {
     }
     const out: ServiceStatus[] = [];
     for (const [service, replicas] of [...byService].sort()) {
-      const release = currentRelease(replicas);
+      // while a deploy switches, the release it started from still counts
+      const release = this.#serving.has(service)
+        ? this.#serving.get(service)!
+        : currentRelease(replicas);
       const mine = replicas.filter((r) => r.release === release);
       const spec = specFromLabels(mine[0]?.labels ?? {});
       const instances = [];
