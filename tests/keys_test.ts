@@ -165,6 +165,23 @@ Deno.test("AuthorizedKeys re-reads the file when it changes and skips bad lines"
   }
 });
 
+Deno.test("AuthorizedKeys finds a just-added key at once, despite the check interval", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/authorized_keys`;
+  try {
+    const a = await PrivateKey.generate();
+    const b = await PrivateKey.generate();
+    await Deno.writeTextFile(file, `${a.publicKey.text}\n`);
+    const keys = new AuthorizedKeys(file, { minCheckMs: 1e9, now: () => 5 });
+    assert(await keys.get(a.fingerprint));
+    assertEquals(await keys.get(b.fingerprint), undefined);
+    await Deno.writeTextFile(file, `${b.publicKey.text}\n`, { append: true });
+    assertEquals((await keys.get(b.fingerprint))?.text, b.publicKey.text);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("key files: 0600, no overwrite without force, env and MyPaas fallbacks", async () => {
   const home = await Deno.makeTempDir();
   try {

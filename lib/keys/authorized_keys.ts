@@ -3,7 +3,8 @@
  * `<data_dir>/authorized_keys`: one public key per line (`rsa-pub-...` as
  * MyPaas writes it, or `ed25519-pub-...`), `#` comments, anything after the
  * key on a line is a comment. The file is re-read when its mtime or size
- * changes, at most once per `minCheckMs`, so edits apply without a restart.
+ * changes, so edits apply without a restart: checked at most once per
+ * `minCheckMs` for known keys, and at once for an unknown fingerprint.
  */
 import type { Logger } from "../log.ts";
 import { PublicKey } from "./public_key.ts";
@@ -53,6 +54,10 @@ export class AuthorizedKeys implements KeyLookup {
   /** The key with this fingerprint, reading the file again if it changed. */
   async get(fingerprint: string): Promise<PublicKey | undefined> {
     await this.refresh();
+    const key = this.#keys.get(fingerprint);
+    if (key) return key;
+    // A key added a moment ago must work at once: check (stat) now.
+    await this.refresh(false, true);
     return this.#keys.get(fingerprint);
   }
 
@@ -61,13 +66,18 @@ export class AuthorizedKeys implements KeyLookup {
     return this.#keys.size;
   }
 
-  /** Re-reads the file if its mtime/size changed (or `force`). */
-  refresh(force = false): Promise<void> {
-    const now = (this.opts.now ?? Date.now)();
-    if (!force && now - this.#checkedAt < (this.opts.minCheckMs ?? 1000)) {
+  /**
+   * Re-reads the file if its mtime/size changed (or `force`); the stat is
+   * skipped within `minCheckMs` of the last one unless `now`.
+   */
+  refresh(force = false, now = false): Promise<void> {
+    const t = (this.opts.now ?? Date.now)();
+    if (
+      !force && !now && t - this.#checkedAt < (this.opts.minCheckMs ?? 1000)
+    ) {
       return this.#reading ?? Promise.resolve();
     }
-    this.#checkedAt = now;
+    this.#checkedAt = t;
     this.#reading ??= this.#read(force).finally(() => {
       this.#reading = undefined;
     });
