@@ -12,6 +12,7 @@
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
 const CONNS = 32;
+const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 2);
 
 interface Result {
   rps: number;
@@ -250,7 +251,7 @@ https://:${csPort} {
     await waitPort(one.http);
 
     console.log(
-      `wrk -t1 -c${CONNS} -d${SECONDS}s, backend: nginx 'return 200' on loopback, 2 cores shared by wrk, proxy and backend`,
+      `wrk -t1 -c${CONNS} -d${SECONDS}s, best of ${ROUNDS}, backend: nginx 'return 200' on loopback, 2 cores shared by wrk, proxy and backend`,
     );
     const results: Record<string, Result> = {};
     const measure = async (
@@ -260,12 +261,17 @@ https://:${csPort} {
       host?: string,
     ) => {
       await warm(url, host);
-      const c0 = await cpuSeconds(pid);
-      const r = await wrk(url, host);
-      const used = await cpuSeconds(pid) - c0;
-      r.cpuUs = used * 1e6 / r.cpuUs!;
-      results[name] = r;
-      line(name, r);
+      // best of ROUNDS runs: other load on the host only ever slows a run
+      let best: Result | undefined;
+      for (let i = 0; i < ROUNDS; i++) {
+        const c0 = await cpuSeconds(pid);
+        const r = await wrk(url, host);
+        const used = await cpuSeconds(pid) - c0;
+        r.cpuUs = used * 1e6 / r.cpuUs!;
+        if (!best || r.rps > best.rps) best = r;
+      }
+      results[name] = best!;
+      line(name, best!);
     };
     await measure("direct backend", backendProc.pid, `${backend}/`);
     await measure(
