@@ -277,25 +277,24 @@ export function dockerContract(
   );
 
   test(
-    "events report start and die of labelled containers",
+    "events report start and die of labelled containers, replayed with sinceMs",
     async (env, tag) => {
-      const ctl = new AbortController();
-      const seen: RuntimeEvent[] = [];
-      const done = (async () => {
-        for await (
-          const e of env.runtime.events({ "mypaas-test": tag }, ctl.signal)
-        ) {
-          seen.push(e);
-          if (e.action === "die") ctl.abort();
-        }
-      })();
-      // the real engine needs the event stream open before the container starts
-      await new Promise((r) => setTimeout(r, 200));
+      // a second back: the engine's `since` has whole seconds
+      const since = Date.now() - 1000;
       const id = await env.runtime.create(sleeper(env, tag));
       await env.runtime.start(id);
       await env.runtime.stop(id, { timeoutS: 0 });
+      const ctl = new AbortController();
+      const seen: RuntimeEvent[] = [];
       const timer = setTimeout(() => ctl.abort(), 10_000);
-      await done;
+      for await (
+        const e of env.runtime.events({ "mypaas-test": tag }, ctl.signal, {
+          sinceMs: since,
+        })
+      ) {
+        seen.push(e);
+        if (e.action === "die") ctl.abort();
+      }
       clearTimeout(timer);
       const actions = seen.filter((e) => e.id === id).map((e) => e.action);
       assert(actions.includes("start"), actions.join(","));

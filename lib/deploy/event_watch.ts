@@ -47,13 +47,21 @@ export class ContainerEvents {
 
   async #run(signal: AbortSignal): Promise<void> {
     const retryMs = this.opts.retryMs ?? 2000;
+    // after a broken stream, replay from the last event seen (handlers are
+    // idempotent, so a repeated event does no harm)
+    let since: number | undefined;
     while (!signal.aborted) {
       try {
         const events = this.ctx.runtime.events(
           { [LABEL.owner]: this.ctx.owner },
           signal,
+          since === undefined ? {} : { sinceMs: since },
         );
-        for await (const e of events) this.#track(this.#handle(e, signal));
+        since ??= Date.now();
+        for await (const e of events) {
+          since = Math.max(since, e.time);
+          this.#track(this.#handle(e, signal));
+        }
       } catch (err) {
         if (signal.aborted) break;
         this.ctx.log.warn(

@@ -234,9 +234,13 @@ export class DockerRuntime implements ContainerRuntime {
   async *events(
     labels: Record<string, string | true>,
     signal: AbortSignal,
+    opts: { sinceMs?: number } = {},
   ): AsyncIterable<RuntimeEvent> {
     const stream = await this.#docker.getEvents({
       filters: { type: ["container"], label: labelFilters(labels) },
+      ...(opts.sinceMs !== undefined
+        ? { since: Math.floor(opts.sinceMs / 1000) }
+        : {}),
     }) as unknown as Chunks & { destroy(): void };
     const onAbort = () => stream.destroy();
     signal.addEventListener("abort", onAbort, { once: true });

@@ -41,6 +41,7 @@ export class FakeRuntime implements ContainerRuntime {
   #seq = 0;
   #ip = 2;
   readonly #listeners = new Set<(e: RuntimeEvent) => void>();
+  readonly #history: RuntimeEvent[] = [];
 
   /** Adds an image as if pulled or imported. */
   addImage(ref: string, labels: Record<string, string> = {}): string {
@@ -249,9 +250,12 @@ export class FakeRuntime implements ContainerRuntime {
   async *events(
     labels: Record<string, string | true>,
     signal: AbortSignal,
+    opts: { sinceMs?: number } = {},
   ): AsyncIterable<RuntimeEvent> {
     this.#check();
-    const queue: RuntimeEvent[] = [];
+    const since = opts.sinceMs;
+    const queue: RuntimeEvent[] = since === undefined ? [] : this.#history
+      .filter((e) => e.time >= since && matches(e.labels, labels));
     let wake: (() => void) | undefined;
     const listener = (e: RuntimeEvent) => {
       if (e.action === "log" || !matches(e.labels, labels)) return;
@@ -416,6 +420,10 @@ export class FakeRuntime implements ContainerRuntime {
       labels: { ...c.labels },
       time: Date.now(),
     };
+    if (action !== "log") {
+      this.#history.push(e);
+      if (this.#history.length > 1000) this.#history.shift();
+    }
     for (const l of [...this.#listeners]) l(e);
   }
 }

@@ -174,10 +174,14 @@ export interface ContainerRuntime {
   inspect(idOrName: string): Promise<ContainerDetails | null>;
   /** Containers (running or not) whose labels match: a value, or `true` = present. */
   list(labels: Record<string, string | true>): Promise<ContainerSummary[]>;
-  /** Container events with matching labels until `signal` aborts. */
+  /**
+   * Container events with matching labels until `signal` aborts; with
+   * `sinceMs`, past events from that time (ms since the epoch) come first.
+   */
   events(
     labels: Record<string, string | true>,
     signal: AbortSignal,
+    opts?: { sinceMs?: number },
   ): AsyncIterable<RuntimeEvent>;
   stats(id: string): Promise<ContainerStats>;
   /** Log lines; with `follow`, until the container stops or `signal` aborts. */
