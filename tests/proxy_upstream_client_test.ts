@@ -55,3 +55,28 @@ Deno.test("h1 client passes the client's Host header upstream", async () => {
     await b.close();
   }
 });
+
+Deno.test("h1 client returns an early upstream answer without waiting for the body", async () => {
+  const p = await startProxy({
+    upstreamClient: "h1",
+    proxy: { maxBody: 64 << 20 },
+  });
+  const b = startBackend("b", () => new Response("nope", { status: 401 }));
+  try {
+    p.router.setService(spec("b", ["http://app.test/"]));
+    p.router.addUpstream("b", { id: "b", url: b.url });
+    const chunk = "z".repeat(1 << 20);
+    const r = await raw(p.port, {
+      host: "app.test",
+      method: "POST",
+      body: [chunk, chunk, chunk, chunk],
+    });
+    assert.equal(r.status, 401);
+    assert.equal(r.body, "nope");
+    // the next request still works
+    assert.equal((await raw(p.port, { host: "app.test" })).status, 401);
+  } finally {
+    await p.stop();
+    await b.close();
+  }
+});

@@ -140,8 +140,15 @@ export class H1Client {
       } catch (err) {
         throw reused ? new StaleError(err) : err;
       }
-      const sending = r.body ? sendBody(conn, r.body, chunked) : null;
-      sending?.catch(() => conn.close());
+      // the body streams while the answer is awaited: an upstream may answer
+      // early (413, 401) without reading it; such a connection is not reused
+      let sent = r.body === null;
+      if (r.body) {
+        sendBody(conn, r.body, chunked).then(
+          () => sent = true,
+          () => conn.close(),
+        );
+      }
       let res: Parsed;
       try {
         res = await conn.readHead();
@@ -153,9 +160,8 @@ export class H1Client {
         if (reused && !gotBytes && !conn.gotAny) throw new StaleError(err);
         throw err;
       }
-      if (sending) await sending.catch(() => {});
       r.signal?.removeEventListener("abort", onAbort);
-      return this.#respond(origin, conn, r, res);
+      return this.#respond(origin, conn, r, res, () => sent);
     } catch (err) {
       r.signal?.removeEventListener("abort", onAbort);
       conn.close();
@@ -168,31 +174,30 @@ export class H1Client {
     conn: Conn,
     r: H1Request,
     res: Parsed,
+    sent: () => boolean,
   ): H1Response {
     const keep = !res.close;
+    const release = (reusable: boolean) => {
+      if (reusable && keep && sent()) this.#put(origin, conn);
+      else conn.close();
+    };
     const init = {
       status: res.status,
       headers: res.headers,
       ...(res.length !== undefined ? { length: res.length } : {}),
     };
     if (r.method === "HEAD" || NO_BODY_STATUS(res.status)) {
-      if (keep) this.#put(origin, conn);
-      else conn.close();
+      release(true);
       return { ...init, body: null };
     }
     if (res.length !== undefined) {
       const ready = conn.takeIfBuffered(res.length);
       if (ready) {
-        if (keep) this.#put(origin, conn);
-        else conn.close();
+        release(true);
         return { ...init, body: ready };
       }
     }
-    const done = (reusable: boolean) => {
-      if (reusable && keep) this.#put(origin, conn);
-      else conn.close();
-    };
-    return { ...init, body: conn.bodyStream(res, done) };
+    return { ...init, body: conn.bodyStream(res, release) };
   }
 }
 
