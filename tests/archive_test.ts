@@ -277,13 +277,20 @@ Deno.test("extractArchive() gives the event loop turns while it inflates", () =>
       last = now;
       ticks++;
     }, 1);
+    const start = performance.now();
     try {
-      last = performance.now();
+      last = start;
       await extractArchive(zip, dir, { maxBytes: 1 << 30, maxFiles: 10 });
     } finally {
       clearInterval(timer);
     }
+    const total = performance.now() - start;
+    // A blocking unpack gives 0 turns and one gap as long as the whole run
+    // (bounds relative to the run, so a loaded machine does not matter).
     assert(ticks >= 5, `only ${ticks} timer turns during the unpack`);
-    assert(longest < 250, `the event loop was blocked for ${longest} ms`);
+    assert(
+      longest < total / 2,
+      `the event loop was blocked for ${longest} of ${total} ms`,
+    );
     assertEquals((await Deno.stat(`${dir}/big`)).size, 64 << 20);
   }));
