@@ -1,8 +1,9 @@
 // deno-lint-ignore-file no-console -- cmd/ is where output to a person belongs
 /**
  * @module
- * `mypaas push SERVER DIR`, `mypaas status SERVER` and
- * `mypaas logs SERVER SERVICE [--follow]`: the remote client. Push exits 0
+ * `mypaas push SERVER DIR`, `mypaas status SERVER`,
+ * `mypaas logs SERVER SERVICE [--follow]`, `mypaas rollback SERVER SERVICE
+ * [RELEASE]` and `mypaas remove SERVER SERVICE`: the remote client. Push exits 0
  * only when the deploy succeeded, 1 when it failed, 2 on bad input (a
  * missing directory, or a request the server refused with a 4xx).
  */
@@ -119,17 +120,22 @@ async function push(
     }
   });
   await failOnStatus(res, "Push");
+  await finish(res, "Deploy");
+}
+
+/** Prints a streamed operation and turns its marker line into the exit code. */
+async function finish(res: Response, what: string): Promise<void> {
   const end = await readStream(res, (line) => console.log(line));
   switch (end.status) {
     case "ok":
-      console.log(`Deploy ok${end.detail ? ` (${end.detail})` : ""}`);
+      console.log(`${what} ok${end.detail ? ` (${end.detail})` : ""}`);
       return;
     case "refused":
-      throw new ExitCode(2, `Deploy refused: ${end.detail}`);
+      throw new ExitCode(2, `${what} refused: ${end.detail}`);
     case "failed":
-      throw new ExitCode(1, `Deploy failed: ${end.detail}`);
+      throw new ExitCode(1, `${what} failed: ${end.detail}`);
     default:
-      throw new ExitCode(1, `Deploy result unknown: ${end.detail}`);
+      throw new ExitCode(1, `${what} result unknown: ${end.detail}`);
   }
 }
 
@@ -192,4 +198,36 @@ export function registerPush(program: Command): void {
         for await (const chunk of res.body) Deno.stdout.writeSync(chunk);
       },
     );
+
+  program.command("rollback <server> <service> [release]")
+    .description(
+      "serve an earlier release of SERVICE again (default: the previous one)",
+    )
+    .option("--ca <file>", "also trust this CA certificate (PEM)")
+    .action(
+      async (
+        server: string,
+        service: string,
+        release: string | undefined,
+        flags: { ca?: string },
+      ) => {
+        const api = await connect(server, flags.ca);
+        const res = await api.request("POST", "rollback", {
+          service,
+          ...(release ? { release } : {}),
+        });
+        await failOnStatus(res, "Rollback");
+        await finish(res, "Rollback");
+      },
+    );
+
+  program.command("remove <server> <service>")
+    .description("stop SERVICE on SERVER and remove its routes")
+    .option("--ca <file>", "also trust this CA certificate (PEM)")
+    .action(async (server: string, service: string, flags: { ca?: string }) => {
+      const api = await connect(server, flags.ca);
+      const res = await api.request("POST", "remove", { service });
+      await failOnStatus(res, "Remove");
+      await finish(res, "Remove");
+    });
 }

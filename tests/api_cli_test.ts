@@ -90,6 +90,14 @@ Deno.test("mypaas push over TLS: exit 0 on success, 1 with the build lines on fa
     assertEquals(r.code, 1);
     assertStringIncludes(r.stderr, "UnknownIssuer");
 
+    r = await cli(["rollback", url, "web", "2", ...ca]);
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(r.stdout, "rolling back web");
+    assertStringIncludes(r.stdout, "Rollback ok (release 2)");
+    r = await cli(["remove", url, "web", ...ca]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(api.platform.removed, ["web"]);
+
     r = await cli(["status", url, ...ca]);
     assertEquals(r.code, 0, r.stderr);
     assertStringIncludes(r.stdout, "No services deployed.");
