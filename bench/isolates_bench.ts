@@ -145,24 +145,30 @@ function rssOf(pid: number): number {
 }
 
 async function density(dir: string, perProcess: number): Promise<void> {
-  const n = 64;
+  const n = 48;
+  // Boot n standbys first (boot rate is ~30 ms of CPU per isolate), then
+  // load a distinct deployment into each: n warm isolates.
   const { pool, artifact } = await makePool(`${dir}/density${perProcess}`, {
-    minWorkers: 0,
-    maxWorkers: n * 2 + 2,
+    minWorkers: n,
+    maxWorkers: n,
     freePoolRatio: 0,
     isolatesPerProcess: perProcess,
+    queueTimeoutMs: 60_000,
   });
   try {
     const targets = [];
     for (let i = 0; i < n; i++) targets.push(await artifact());
-    await Promise.all(targets.map(async (t) => {
-      const res = await pool.dispatch(t, new Request("http://b.test/"), {
-        remoteAddr: "127.0.0.1",
-      });
-      await res.text();
-      if (res.status !== 200) throw new Error(`density: got ${res.status}`);
+    let next = 0;
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      while (next < n) {
+        const t = targets[next++]!;
+        const res = await pool.dispatch(t, new Request("http://b.test/"), {
+          remoteAddr: "127.0.0.1",
+        });
+        await res.text();
+        if (res.status !== 200) throw new Error(`density: got ${res.status}`);
+      }
     }));
-    await pool.settled();
     const warm = pool.isolates().filter((i) => i.state === "active").length;
     const rss = pool.processes().reduce((s, p) => s + rssOf(p.pid!), 0);
     const perGiB = warm / (rss / 2 ** 30);

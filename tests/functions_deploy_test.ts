@@ -38,6 +38,16 @@ Deno.test("function deploy bundles, answers at its domain through the proxy, rol
       { status: 200, text: "hello from v1 1 /y" },
     );
 
+    // deno_isolate_instance_id pins a dedicated isolate (its own counter).
+    const pinned = (id: string) =>
+      viaHost(
+        t.platform,
+        `http://hello.fn.test/p?deno_isolate_instance_id=${id}`,
+      );
+    assertEquals((await pinned("a")).text, "hello from v2 1 /p");
+    assertEquals((await pinned("a")).text, "hello from v2 2 /p");
+    assertEquals((await pinned("b")).text, "hello from v2 1 /p");
+
     const back = await t.platform.rollback("hello", undefined, () => {});
     assertEquals(back.release, 1);
     res = await get();
@@ -49,6 +59,11 @@ Deno.test("function deploy bundles, answers at its domain through the proxy, rol
     }
     assert(logs.some((l) => l.includes("hello loaded")), logs.join("\n"));
     assert(logs[0]!.includes("hello@"), logs[0]);
+    await t.platform.logStore.flushed();
+    const file = await Deno.readTextFile(
+      `${t.dataDir}/logs/functions/hello.log`,
+    );
+    assert(file.includes("hello loaded"), file);
 
     await t.platform.remove("hello");
     res = await get();

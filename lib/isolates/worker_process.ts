@@ -26,6 +26,8 @@ export interface WorkerProcessOptions {
   memoryLimit: number;
   cpuLimitMs: number;
   loadTimeoutMs: number;
+  /** More V8 flags (e.g. `--max-semi-space-size=1` for density). */
+  v8Flags?: string[];
   /** DENO_DIR of the processes (their module cache). */
   denoDir: string;
 }
@@ -87,7 +89,7 @@ export class WorkerProcess {
       `--allow-read=${[o.runtimeDir, ...o.readPaths, this.socketDir]}`,
       `--allow-write=${this.socketDir}`,
       "--allow-net",
-      `--v8-flags=--max-old-space-size=${heapMb}`,
+      `--v8-flags=${[`--max-old-space-size=${heapMb}`, ...(o.v8Flags ?? [])]}`,
     ];
     if (o.denyNet.length) args.push(`--deny-net=${o.denyNet.join(",")}`);
     args.push(
