@@ -91,6 +91,43 @@ Deno.test("an OpenSSL-encrypted PKCS#8 key (PBKDF2 + AES-256-CBC) opens", async 
   }
 });
 
+Deno.test("OpenSSH private keys (ssh-keygen's default, MyPaas's ~/.ssh/id_rsa) load", async () => {
+  const dir = await Deno.makeTempDir();
+  const ssh = async (...args: string[]) => {
+    const out = await new Deno.Command("ssh-keygen", { args, stdin: "null" })
+      .output();
+    assert(out.success, new TextDecoder().decode(out.stderr));
+    return new TextDecoder().decode(out.stdout);
+  };
+  try {
+    await ssh("-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", `${dir}/rsa`);
+    const rsa = await PrivateKey.fromPem(await Deno.readTextFile(`${dir}/rsa`));
+    const pkcs1 = (await ssh("-e", "-m", "PEM", "-f", `${dir}/rsa.pub`))
+      .replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
+    const fromSsh = await PublicKey.fromRsaDer(Uint8Array.fromBase64(pkcs1));
+    assertEquals(rsa.publicKey.text, fromSsh.text);
+    assert(await fromSsh.verify(await rsa.sign(enc("x")), enc("x")));
+
+    await ssh("-q", "-t", "ed25519", "-N", "", "-f", `${dir}/ed`);
+    const ed = await PrivateKey.fromPem(await Deno.readTextFile(`${dir}/ed`));
+    const blob = Uint8Array.fromBase64(
+      (await Deno.readTextFile(`${dir}/ed.pub`)).split(" ")[1]!,
+    );
+    const raw = await PublicKey.fromEd25519Raw(blob.subarray(blob.length - 32));
+    assertEquals(ed.publicKey.text, raw.text);
+    assert(await raw.verify(await ed.sign(enc("y")), enc("y")));
+
+    await ssh("-q", "-t", "ed25519", "-N", "secret", "-f", `${dir}/locked`);
+    await assertRejects(
+      async () => PrivateKey.fromPem(await Deno.readTextFile(`${dir}/locked`)),
+      InputError,
+      "ssh-keygen -p -m PKCS8",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("our encrypted PEM round-trips and openssl can read it", async () => {
   const key = await PrivateKey.generate("rsa");
   const pem = await key.toPem("pw");

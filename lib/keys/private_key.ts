@@ -2,11 +2,12 @@
  * @module
  * The client's private key: generated (Ed25519 by default, RSA-2048 for
  * MyPaas servers), read from PEM (plain or passphrase-encrypted PKCS#8,
- * PKCS#1 `RSA PRIVATE KEY`, MyPaas's one-line form with `_` for newlines),
- * written as PKCS#8 PEM, and used to sign.
+ * PKCS#1 `RSA PRIVATE KEY`, MyPaas's one-line form with `_` for newlines,
+ * unencrypted OpenSSH), written as PKCS#8 PEM, and used to sign.
  */
 import { InputError } from "../errors.ts";
 import { oid, oidString, readDer, sequence, tlv } from "./der.ts";
+import { opensshToPkcs8 } from "./openssh.ts";
 import { decryptPkcs8, encryptPkcs8, readPem, writePem } from "./pem.ts";
 import { type KeyKind, maxPssSalt, PublicKey } from "./public_key.ts";
 
@@ -52,11 +53,6 @@ export class PrivateKey {
     text: string,
     passphrase: PassphraseSource = () => Promise.resolve(undefined),
   ): Promise<PrivateKey> {
-    if (text.includes("OPENSSH PRIVATE KEY")) {
-      throw new InputError(
-        'OpenSSH private keys are not supported; convert with "ssh-keygen -p -m PKCS8 -f FILE" or create one with "mypaas key-gen"',
-      );
-    }
     const block = readPem(text)[0];
     if (!block) {
       throw new InputError(
@@ -71,6 +67,8 @@ export class PrivateKey {
     switch (block.label) {
       case "PRIVATE KEY":
         return await PrivateKey.fromPkcs8(block.der);
+      case "OPENSSH PRIVATE KEY":
+        return await PrivateKey.fromPkcs8(opensshToPkcs8(block.der));
       case "RSA PRIVATE KEY":
         return await PrivateKey.fromPkcs8(wrapPkcs1(block.der));
       case "ENCRYPTED PRIVATE KEY": {
