@@ -80,3 +80,45 @@ Deno.test("h1 client returns an early upstream answer without waiting for the bo
     await b.close();
   }
 });
+
+Deno.test("h1 client retries a GET when a pooled connection was closed by the upstream", async () => {
+  // an upstream that answers keep-alive style, then drops the idle socket
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let accepted = 0;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      accepted++;
+      (async () => {
+        const buf = new Uint8Array(4096);
+        try {
+          const n = await conn.read(buf);
+          if (n === null) return;
+          await conn.write(new TextEncoder().encode(
+            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+          ));
+        } finally {
+          conn.close();
+        }
+      })();
+    }
+  })();
+  const p = await startProxy({ upstreamClient: "h1" });
+  try {
+    p.router.setService(spec("b", ["http://app.test/"]));
+    p.router.addUpstream("b", {
+      id: "b",
+      url: `http://127.0.0.1:${listener.addr.port}`,
+    });
+    for (let i = 0; i < 4; i++) {
+      const r = await raw(p.port, { host: "app.test" });
+      assert.equal(r.status, 200);
+      assert.equal(r.body, "ok");
+    }
+    assert.ok(accepted >= 4, "a new connection per request");
+    assert.equal(p.router.pool("b")!.usable().length, 1, "not ejected");
+  } finally {
+    await p.stop();
+    listener.close();
+    await serving.catch(() => {});
+  }
+});

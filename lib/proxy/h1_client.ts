@@ -119,6 +119,7 @@ export class H1Client {
     const onAbort = () => conn.close();
     r.signal?.addEventListener("abort", onAbort, { once: true });
     let gotBytes = false;
+    conn.gotAny = false;
     try {
       let head = `${r.method} ${r.path} HTTP/1.1\r\n`;
       for (const [k, v] of r.headers) {
@@ -242,6 +243,7 @@ class Conn {
   #start = 0;
   #end = 0;
   #closed = false;
+  /** Bytes arrived since the current exchange began. */
   gotAny = false;
   /** When the connection went back to the pool (ms since epoch). */
   idleSince = 0;
