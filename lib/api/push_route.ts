@@ -20,26 +20,22 @@ export function registerPush(app: Hono, ctx: ApiContext): void {
     const req = c.req.raw;
     const url = new URL(req.url);
     const claimed = url.searchParams.get("id") ?? "";
-    const refuse = async (err: unknown): Promise<never> => {
-      await audit.record({
-        action: "push",
-        actor: claimed ? `unverified:${claimed.slice(0, 20)}` : "anonymous",
-        result: "refused",
-        error: (err as Error).message,
-      }).catch((e) => log.error(`audit: ${e}`));
-      throw err;
-    };
-    const caller = await auth.caller(url.searchParams).catch(refuse);
+    // Every refusal is audited (with the claimed id until it is verified).
+    const refusedBy =
+      (actor: string) => async (err: unknown): Promise<never> => {
+        await audit.record({
+          action: "push",
+          actor,
+          result: "refused",
+          error: (err as Error).message,
+        }).catch((e) => log.error(`audit: ${e}`));
+        throw err;
+      };
+    const caller = await auth.caller(url.searchParams).catch(
+      refusedBy(claimed ? `unverified:${claimed.slice(0, 20)}` : "anonymous"),
+    );
     const actor = caller.fingerprint;
-    const refuseAs = async (err: unknown): Promise<never> => {
-      await audit.record({
-        action: "push",
-        actor,
-        result: "refused",
-        error: (err as Error).message,
-      }).catch((e) => log.error(`audit: ${e}`));
-      throw err;
-    };
+    const refuseAs = refusedBy(actor);
     const { maxUpload, maxUnpacked, maxUploadFiles } = deps.config.server;
     const body = await readCapped(req, maxUpload).catch(refuseAs);
     await auth.checkBody(caller, url.searchParams, body).catch(refuseAs);
