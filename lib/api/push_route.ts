@@ -119,7 +119,7 @@ export async function readCapped(
   const declared = Number(req.headers.get("content-length") ?? NaN);
   if (declared > max) throw tooLarge();
   if (!req.body) return new Uint8Array();
-  const parts: Uint8Array[] = [];
+  const parts: Uint8Array<ArrayBuffer>[] = [];
   let size = 0;
   const reader = req.body.getReader();
   for (;;) {
@@ -132,11 +132,5 @@ export async function readCapped(
     }
     parts.push(value);
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return new Uint8Array(await new Blob(parts).arrayBuffer());
 }

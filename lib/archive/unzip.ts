@@ -162,18 +162,12 @@ async function collect(
   max: number,
   pause: () => Promise<void> | undefined,
 ): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
+  const parts: Uint8Array<ArrayBuffer>[] = [];
   let size = 0;
   await inflateInto(name, method, body, (chunk) => {
     size += chunk.length;
     if (size > max) throw new ArchiveError(`Zip link "${name}" is too long`);
     parts.push(chunk.slice());
   }, pause);
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return new Uint8Array(await new Blob(parts).arrayBuffer());
 }
