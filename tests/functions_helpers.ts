@@ -11,7 +11,10 @@ import { makeLogger, silentLogger } from "../lib/log.ts";
 export const FIXTURES = new URL("./fixtures/functions", import.meta.url)
   .pathname;
 
-/** Config text for a test data dir. */
+/**
+ * Config for a test data dir. The host load gate is off (targets 1.0): the
+ * parallel suite loads the host; the gate has its own test on a fake load.
+ */
 export function functionsConfig(
   dataDir: string,
   isolates = "",
@@ -24,6 +27,11 @@ keep_releases = 3
 unavailable_wait = "10s"
 [isolates]
 ${isolates || "min_workers = 2\nmax_workers = 6\nisolates_per_process = 2"}
+${
+      isolates.includes("cluster_cpu")
+        ? ""
+        : "cluster_cpu_pct_target = 1.0\ncluster_memory_pct_target = 1.0"
+    }
 [env]
 GREETING = "hello"
 `,

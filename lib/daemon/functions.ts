@@ -19,10 +19,7 @@ import {
 } from "../functions/deployments.ts";
 import { formatLogLine, LogStore } from "../functions/log_store.ts";
 import { ReleaseStore } from "../functions/releases.ts";
-import {
-  functionSpecFromDir,
-  sanitizeName,
-} from "../functions/spec_from_dir.ts";
+import { readSpec, sanitizeName } from "../spec/mod.ts";
 import {
   findDeno,
   HostLoad,
@@ -54,6 +51,9 @@ export interface FunctionsOptions {
   denoPath?: string;
   /** PATH to search for `deno` (the composition root passes the env's). */
   pathEnv?: string;
+  /** Home directory for lib/spec (default "/"). */
+  home?: string;
+  /** Reads a function directory (default: lib/spec's readSpec). */
   readSpec?: ReadFunctionSpec;
 }
 
@@ -188,9 +188,7 @@ export class FunctionsPlatform implements Platform {
     opts: DeployOptions & { name?: string },
     progress: (line: string) => void,
   ): Promise<DeployResult> {
-    const readSpec = this.options.readSpec ??
-      ((d, o) => functionSpecFromDir(d, o, this.config.env));
-    const spec = await readSpec(dir, opts);
+    const spec = await (this.options.readSpec ?? this.#readSpec)(dir, opts);
     try {
       const r = await this.deployments.deploy(
         spec,
@@ -217,6 +215,27 @@ export class FunctionsPlatform implements Platform {
       };
     }
   }
+
+  #readSpec: ReadFunctionSpec = async (dir, opts) => {
+    const spec = await readSpec(dir, {
+      env: this.config.env,
+      home: this.options.home ?? "/",
+      options: {
+        ...(opts.domains ? { domains: opts.domains } : {}),
+        ...(opts.env ? { env: opts.env } : {}),
+        ...(opts.skipOptimize !== undefined
+          ? { skipOptimize: opts.skipOptimize }
+          : {}),
+        ...(opts.entrypoint ? { entrypoint: opts.entrypoint } : {}),
+      },
+    });
+    if (spec.kind !== "function") {
+      throw new InputError(
+        `${dir} has a Dockerfile: it is a container service, not a function`,
+      );
+    }
+    return opts.name ? { ...spec, service: opts.name } : spec;
+  };
 
   /**
    * The serverless seed's API: deploys one file (the body of
