@@ -117,11 +117,37 @@ Deno.test("OpenSSH private keys (ssh-keygen's default, MyPaas's ~/.ssh/id_rsa) l
     assertEquals(ed.publicKey.text, raw.text);
     assert(await raw.verify(await ed.sign(enc("y")), enc("y")));
 
-    await ssh("-q", "-t", "ed25519", "-N", "secret", "-f", `${dir}/locked`);
+    // Passphrase-protected (bcrypt-pbkdf + aes256-ctr), as ssh-keygen writes.
+    await ssh(
+      "-q",
+      "-t",
+      "rsa",
+      "-b",
+      "2048",
+      "-N",
+      "secret",
+      "-f",
+      `${dir}/locked`,
+    );
+    const lockedText = await Deno.readTextFile(`${dir}/locked`);
+    const opened = await PrivateKey.fromPem(
+      lockedText,
+      () => Promise.resolve("secret"),
+    );
+    const lockedPub = (await ssh("-e", "-m", "PEM", "-f", `${dir}/locked.pub`))
+      .replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
+    assertEquals(
+      opened.publicKey.text,
+      (await PublicKey.fromRsaDer(Uint8Array.fromBase64(lockedPub))).text,
+    );
     await assertRejects(
-      async () => PrivateKey.fromPem(await Deno.readTextFile(`${dir}/locked`)),
+      () => PrivateKey.fromPem(lockedText, () => Promise.resolve("wrong")),
+      BadPassphraseError,
+    );
+    await assertRejects(
+      () => PrivateKey.fromPem(lockedText),
       InputError,
-      "ssh-keygen -p -m PKCS8",
+      "MYPAAS_KEY_PASSPHRASE",
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

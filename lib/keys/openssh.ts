@@ -1,36 +1,68 @@
 /**
  * @module
- * Unencrypted OpenSSH private keys (`-----BEGIN OPENSSH PRIVATE KEY-----`,
- * the `ssh-keygen` default): MyPaas lets users point at `~/.ssh/id_rsa`, so
- * such RSA (and Ed25519) keys are turned into PKCS#8 for WebCrypto.
- * Passphrase-protected ones need bcrypt-pbkdf, which WebCrypto lacks: those
- * are refused with the command that converts them.
+ * OpenSSH private keys (`-----BEGIN OPENSSH PRIVATE KEY-----`, the
+ * `ssh-keygen` default): MyPaas lets users point at `~/.ssh/id_rsa`, so such
+ * RSA (and Ed25519) keys are turned into PKCS#8 for WebCrypto. A passphrase
+ * (bcrypt-pbkdf + AES-CTR, what `ssh-keygen` writes) is supported; the
+ * key derivation comes from the `bcrypt-pbkdf` package, which WebCrypto
+ * lacks.
  */
+import bcryptPbkdf from "bcrypt-pbkdf";
 import { InputError } from "../errors.ts";
 import { oid, sequence, tlv } from "./der.ts";
+import { BadPassphraseError } from "./pem.ts";
+
+// The package is CommonJS without types: `pbkdf()` returns 0 on success.
+const bcrypt = bcryptPbkdf as unknown as {
+  pbkdf(
+    pass: Uint8Array,
+    passLen: number,
+    salt: Uint8Array,
+    saltLen: number,
+    key: Uint8Array,
+    keyLen: number,
+    rounds: number,
+  ): number;
+};
 
 /** PKCS#8 DER of an OpenSSH private key (DER of its `openssh-key-v1` blob). */
-export function opensshToPkcs8(blob: Uint8Array): Uint8Array<ArrayBuffer> {
+export async function opensshToPkcs8(
+  blob: Uint8Array,
+  passphrase: () => Promise<string | undefined>,
+): Promise<Uint8Array<ArrayBuffer>> {
   const r = new SshReader(blob);
   const magic = new TextDecoder().decode(r.bytes(15));
   if (magic !== "openssh-key-v1\0") {
     throw new InputError("Not an OpenSSH private key (bad magic)");
   }
   const cipher = r.text();
-  r.text(); // kdf name
-  r.string(); // kdf options
-  if (cipher !== "none") {
-    throw new InputError(
-      'Passphrase-protected OpenSSH keys are not supported; write a PKCS#8 copy with "ssh-keygen -p -m PKCS8 -f FILE" (it keeps the passphrase) and use that',
-    );
-  }
+  const kdf = r.text();
+  const kdfOptions = new SshReader(r.string());
   if (r.u32() !== 1) {
     throw new InputError("OpenSSH key file holds more than one key");
   }
   r.string(); // public key
-  const p = new SshReader(r.string());
+  let section = r.string();
+  if (cipher !== "none") {
+    const keyLen = CTR_KEY_BYTES[cipher];
+    if (!keyLen || kdf !== "bcrypt") {
+      throw new InputError(
+        `OpenSSH key encrypted with ${cipher}/${kdf} is not supported; write a PKCS#8 copy with "ssh-keygen -p -m PKCS8 -f FILE" (it keeps the passphrase)`,
+      );
+    }
+    const pass = await passphrase();
+    if (pass === undefined) {
+      throw new InputError(
+        "The private key is passphrase-protected: set MYPAAS_KEY_PASSPHRASE or run on a terminal to be asked",
+      );
+    }
+    section = await decryptSection(section, pass, kdfOptions, keyLen);
+  }
+  const p = new SshReader(section);
   if (p.u32() !== p.u32()) {
-    throw new InputError("OpenSSH private key is corrupt");
+    throw new BadPassphraseError(
+      "Wrong passphrase for the OpenSSH private key (or the file is corrupt)",
+    );
   }
   const type = p.text();
   if (type === "ssh-ed25519") {
@@ -56,6 +88,52 @@ export function opensshToPkcs8(blob: Uint8Array): Uint8Array<ArrayBuffer> {
   }
   throw new InputError(
     `Unsupported OpenSSH key type "${type}"; use RSA or Ed25519`,
+  );
+}
+
+/** Key bytes of the AES-CTR ciphers `ssh-keygen` uses (aes256-ctr by default). */
+const CTR_KEY_BYTES: Record<string, number> = {
+  "aes128-ctr": 16,
+  "aes192-ctr": 24,
+  "aes256-ctr": 32,
+};
+
+async function decryptSection(
+  data: Uint8Array,
+  pass: string,
+  kdfOptions: SshReader,
+  keyLen: number,
+): Promise<Uint8Array> {
+  const salt = kdfOptions.string();
+  const rounds = kdfOptions.u32();
+  const passBytes = new TextEncoder().encode(pass);
+  const out = new Uint8Array(keyLen + 16);
+  if (
+    bcrypt.pbkdf(
+      passBytes,
+      passBytes.length,
+      salt,
+      salt.length,
+      out,
+      out.length,
+      rounds,
+    ) !== 0
+  ) {
+    throw new InputError("OpenSSH key: bcrypt-pbkdf failed (bad KDF options)");
+  }
+  const key = await crypto.subtle.importKey(
+    "raw",
+    out.slice(0, keyLen),
+    "AES-CTR",
+    false,
+    ["decrypt"],
+  );
+  return new Uint8Array(
+    await crypto.subtle.decrypt(
+      { name: "AES-CTR", counter: out.slice(keyLen), length: 128 },
+      key,
+      data.slice(),
+    ),
   );
 }
 

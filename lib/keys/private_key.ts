@@ -3,7 +3,7 @@
  * The client's private key: generated (Ed25519 by default, RSA-2048 for
  * MyPaas servers), read from PEM (plain or passphrase-encrypted PKCS#8,
  * PKCS#1 `RSA PRIVATE KEY`, MyPaas's one-line form with `_` for newlines,
- * unencrypted OpenSSH), written as PKCS#8 PEM, and used to sign.
+ * OpenSSH), written as PKCS#8 PEM, and used to sign.
  */
 import { InputError } from "../errors.ts";
 import { oid, oidString, readDer, sequence, tlv } from "./der.ts";
@@ -68,7 +68,9 @@ export class PrivateKey {
       case "PRIVATE KEY":
         return await PrivateKey.fromPkcs8(block.der);
       case "OPENSSH PRIVATE KEY":
-        return await PrivateKey.fromPkcs8(opensshToPkcs8(block.der));
+        return await PrivateKey.fromPkcs8(
+          await opensshToPkcs8(block.der, passphrase),
+        );
       case "RSA PRIVATE KEY":
         return await PrivateKey.fromPkcs8(wrapPkcs1(block.der));
       case "ENCRYPTED PRIVATE KEY": {
