@@ -169,3 +169,22 @@ Deno.test("handler backends answer in-process and conflict with services", async
     await p.stop();
   }
 });
+
+Deno.test("ACME challenges on plain HTTP reach the challenge handler, not the redirect", async () => {
+  const p = await startProxy();
+  try {
+    p.router.setService(spec("web", ["https://secure.test/"]));
+    p.router.setChallengeHandler((req) =>
+      Promise.resolve(new Response(`token ${new URL(req.url).pathname}`))
+    );
+    const r = await raw(p.port, {
+      host: "secure.test",
+      path: "/.well-known/acme-challenge/abc",
+    });
+    assert.equal(r.status, 200);
+    assert.equal(r.body, "token /.well-known/acme-challenge/abc");
+    assert.equal((await raw(p.port, { host: "secure.test" })).status, 308);
+  } finally {
+    await p.stop();
+  }
+});
