@@ -123,7 +123,10 @@ export class ProxyServer {
     await Promise.resolve();
   }
 
-  /** Closes the listeners after in-flight requests; idempotent. */
+  /**
+   * Closes the listeners after in-flight requests (at most the drain
+   * timeout); idempotent.
+   */
   async stop(): Promise<void> {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
@@ -131,7 +134,15 @@ export class ProxyServer {
     const https = this.#https;
     this.#http = undefined;
     this.#https = undefined;
-    await Promise.allSettled([http?.shutdown(), https?.shutdown()]);
+    // graceful, but bounded: a long download must not hold the daemon's stop
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([http?.shutdown(), https?.shutdown()]),
+      new Promise((r) =>
+        timer = setTimeout(r, this.#opts.config.proxy.drainTimeout)
+      ),
+    ]);
+    clearTimeout(timer);
     this.#close?.();
     this.#close = undefined;
     this.#opts.router.stop();
