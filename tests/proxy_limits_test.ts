@@ -95,3 +95,30 @@ Deno.test("a client sending its body slower than clientTimeout gets 408", async 
     assert.equal(r.status, 408);
   });
 });
+
+Deno.test("function backends get the body limit too (413 on a chunked body)", async () => {
+  const p = await startProxy({ proxy: { maxBody: 1000 } });
+  try {
+    p.router.setHandler(
+      "fn",
+      [{ url: "http://f.test/", scheme: "http", host: "f.test", path: "/" }],
+      async (req) => new Response(`len ${(await req.text()).length}`),
+    );
+    const chunk = (s: string) => `${s.length.toString(16)}\r\n${s}\r\n`;
+    const big = await raw(p.port, {
+      host: "f.test",
+      method: "POST",
+      headers: { "transfer-encoding": "chunked" },
+      body: [chunk("y".repeat(800)), chunk("y".repeat(800)), "0\r\n\r\n"],
+    });
+    assert.equal(big.status, 413);
+    const ok = await raw(p.port, {
+      host: "f.test",
+      method: "POST",
+      body: ["abc"],
+    });
+    assert.equal(ok.body, "len 3");
+  } finally {
+    await p.stop();
+  }
+});

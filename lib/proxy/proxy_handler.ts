@@ -13,6 +13,7 @@ import {
 } from "./forward.ts";
 import type { HandlerBackend, RequestInfo, Router } from "./router.ts";
 import { isWebSocket, proxyWebSocket } from "./websocket.ts";
+import { guardBody, type Tripwire } from "./limits.ts";
 
 /** Settings of the handler (sizes in bytes, times in milliseconds). */
 export interface ProxyHandlerOptions extends ForwardLimits {
@@ -76,7 +77,7 @@ export function createProxyHandler(
       });
     }
     if (route.target.kind === "handler") {
-      const res = await callHandler(route.target.handler, req, info);
+      const res = await callFunction(route.target.handler, req, info, opts);
       if (route.scheme === "https" && conn.scheme === "https") {
         try {
           res.headers.set("strict-transport-security", "max-age=31536000");
@@ -122,6 +123,32 @@ export function createProxyHandler(
       send,
     );
   };
+}
+
+/** Calls a function backend with the body limits applied to its body. */
+async function callFunction(
+  handler: HandlerBackend,
+  req: Request,
+  info: RequestInfo,
+  limits: ForwardLimits,
+): Promise<Response> {
+  if (!req.body) return await callHandler(handler, req, info);
+  const trip: Tripwire = {};
+  const body = guardBody(req.body, {
+    maxBytes: limits.maxBody,
+    deadlineMs: limits.clientTimeout,
+  }, trip);
+  const guarded = new Request(req.url, {
+    method: req.method,
+    headers: req.headers,
+    body,
+  });
+  try {
+    const res = await callHandler(handler, guarded, info);
+    return trip.tripped ? errorPage(trip.tripped.status) : res;
+  } finally {
+    trip.dispose?.();
+  }
 }
 
 async function callHandler(
