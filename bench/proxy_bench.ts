@@ -261,10 +261,10 @@ https://:${csPort} {
     // host spreads over all of them; each keeps its best round.
     const targets: [string, number, string][] = [
       ["direct backend", backendProc.pid, `${backend}/`],
-      ["nginx (1 worker)", nginxProc.pid, `http://127.0.0.1:${nPort}/`],
-      ["caddy reverse_proxy", caddy.pid, `http://127.0.0.1:${cPort}/`],
       ["mypaas (1 host)", one.proc.pid, `http://127.0.0.1:${one.http}/`],
       ["mypaas (1000 hosts)", many.proc.pid, `http://127.0.0.1:${many.http}/`],
+      ["nginx (1 worker)", nginxProc.pid, `http://127.0.0.1:${nPort}/`],
+      ["caddy reverse_proxy", caddy.pid, `http://127.0.0.1:${cPort}/`],
       ["caddy https", caddy.pid, `https://127.0.0.1:${csPort}/`],
       ["mypaas https", one.proc.pid, `https://127.0.0.1:${one.https}/`],
     ];
@@ -272,6 +272,8 @@ https://:${csPort} {
     for (const [, , url] of targets) await warm(url);
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, pid, url] of targets) {
+        // let the previous target settle (Go's GC, closing sockets)
+        await new Promise((r) => setTimeout(r, 1000));
         const c0 = await cpuSeconds(pid);
         const r = await wrk(url);
         const used = await cpuSeconds(pid) - c0;
