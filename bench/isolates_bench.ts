@@ -228,19 +228,25 @@ async function pushToFirst200(dir: string): Promise<void> {
   }
 }
 
-/** Runs every isolate benchmark and prints the figures. */
-export async function run(): Promise<void> {
+/** Runs the isolate benchmarks (all, or those named) and prints figures. */
+export async function run(
+  only: string[] = ["cold", "throughput", "density", "push"],
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "mypaas-isobench-" });
   try {
     console.log(`isolates (deno ${Deno.version.deno})`);
-    await coldStart(dir);
-    await throughput(dir);
-    await density(dir, 4);
-    await density(dir, 16);
-    await pushToFirst200(dir);
+    if (only.includes("cold")) await coldStart(dir);
+    if (only.includes("throughput")) await throughput(dir);
+    if (only.includes("density")) {
+      await density(dir, 4);
+      await density(dir, 16);
+    }
+    if (only.includes("push")) await pushToFirst200(dir);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
 
-if (import.meta.main) await run();
+if (import.meta.main) {
+  await run(Deno.args.length ? Deno.args : undefined);
+}

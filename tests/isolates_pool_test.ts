@@ -45,7 +45,7 @@ Deno.test("IsolatePool keeps the free ratio and stops idle isolates", async () =
       );
     }
     assert(t.pool.stats().assigned > 0);
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 10_000;
     while (t.pool.stats().assigned > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }

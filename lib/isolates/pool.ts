@@ -99,6 +99,9 @@ export class IsolatePool {
 
   async start(): Promise<void> {
     this.#stopped = false;
+    // Sockets of an earlier daemon (killed before it could clean up) go.
+    await Deno.remove(this.options.process.socketDir, { recursive: true })
+      .catch(() => {});
     await Deno.mkdir(this.options.process.socketDir, { recursive: true });
     this.#reconcile();
     const sweep = Math.max(10, Math.min(1000, this.options.idleTimeoutMs / 4));

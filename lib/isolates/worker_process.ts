@@ -216,12 +216,10 @@ export class WorkerProcess {
     this.isolates.add(id); // may already be reserved by the pool
     try {
       const { socket } = await this.#control("create", { id });
-      this.#clients.set(
-        id,
-        Deno.createHttpClient({
-          proxy: { transport: "unix", path: socket ?? "" },
-        }),
-      );
+      const client = Deno.createHttpClient({
+        proxy: { transport: "unix", path: socket ?? "" },
+      });
+      this.#clients.set(id, client);
     } catch (err) {
       this.isolates.delete(id);
       throw err;
