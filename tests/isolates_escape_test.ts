@@ -17,6 +17,13 @@ const attempts = {
   "/metadata": () => fetch("http://169.254.169.254/latest/meta-data/"),
   "/container": () => fetch("http://172.17.0.1:${port}/"),
   "/connect": () => Deno.connect({ hostname: "127.0.0.1", port: ${port} }),
+  "/worker": () => new Worker("data:text/javascript,for(;;){}", { type: "module" }),
+  "/mapped": () => fetch("http://[::ffff:127.0.0.1]:${port}/"),
+  "/decimal": () => fetch("http://2130706433:${port}/"),
+  "/short": () => fetch("http://127.1:${port}/"),
+  "/any": () => fetch("http://0.0.0.0:${port}/"),
+  // Port 1 is blocked by fetch itself: if the guard failed, still no packet.
+  "/ula": () => fetch("http://[fd00::1]:1/"),
 };
 export default {
   async fetch(req) {
@@ -69,6 +76,12 @@ Deno.test("isolate sandbox refuses escapes and terminates hogs; neighbours keep 
         "/metadata",
         "/container",
         "/connect",
+        "/worker",
+        "/mapped",
+        "/decimal",
+        "/short",
+        "/any",
+        "/ula",
       ]
     ) {
       const r = await call(t.pool, bad, path);

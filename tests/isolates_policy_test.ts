@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "./isolates_assert.ts";
 import { maxAssigned, wantedFree } from "../lib/isolates/pool_policy.ts";
 import { denyNetList } from "../lib/isolates/net_policy.ts";
+import { isDeniedIpv6 } from "../lib/isolates/runtime/net_guard.ts";
 
 const seed = { minWorkers: 4, maxWorkers: 10, freePoolRatio: 0.5 };
 
@@ -30,4 +31,17 @@ Deno.test("denyNetList() denies private ranges and splits CIDRs for allow_net", 
   assert(opened.includes("10.128.0.0/9"));
   assert(!opened.some((n) => n.startsWith("10.1.")), opened.join(","));
   assertEquals(denyNetList(["[::1]"]).includes("[::1]"), false);
+});
+
+Deno.test("isDeniedIpv6() matches fc00::/7 and fe80::/10 literals only", () => {
+  for (
+    const h of ["[fd00::1]", "fc00::", "FE80::1", "[febf::2]", "fd12:3456::1"]
+  ) {
+    assert(isDeniedIpv6(h), h);
+  }
+  for (
+    const h of ["2001:db8::1", "[fec0::1]", "127.0.0.1", "example.com", "::1"]
+  ) {
+    assert(!isDeniedIpv6(h), h);
+  }
 });

@@ -14,6 +14,8 @@
  * `self.onmessage` or `postMessage` cannot speak for the runtime.
  */
 
+import { installNetGuard } from "./net_guard.ts";
+
 type Handler = (req: Request, info: unknown) => Response | Promise<Response>;
 
 interface LoadMsg {
@@ -60,6 +62,19 @@ const fakeConsole = {
 Object.assign(globalThis.console, fakeConsole);
 
 function shimDeno(env: Record<string, string>): void {
+  installNetGuard();
+  // A nested Worker would run on a thread the CPU watchdog does not see.
+  Object.defineProperty(globalThis, "Worker", {
+    value: class {
+      constructor() {
+        throw new Deno.errors.NotCapable(
+          "Requires worker access: functions cannot start Workers",
+        );
+      }
+    },
+    configurable: false,
+    writable: false,
+  });
   const vars = new Map(Object.entries(env));
   Object.defineProperty(Deno, "env", {
     value: Object.freeze({
