@@ -170,3 +170,21 @@ Deno.test("IsolatePool starts no isolate above the host load target; requests ge
     await t.close();
   }
 });
+
+Deno.test("IsolatePool honours a deployment's own idle timeout (mypaas.idle)", async () => {
+  const t = await testPool({ idleTimeoutMs: 60_000 });
+  try {
+    const quick = { ...await t.artifact(COUNTER), idleMs: 200 };
+    const slow = await t.artifact(COUNTER);
+    assertEquals((await call(t.pool, quick)).status, 200);
+    assertEquals((await call(t.pool, slow)).status, 200);
+    const deadline = Date.now() + 5000;
+    while (t.pool.isolates(quick.key).length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assertEquals(t.pool.isolates(quick.key).length, 0);
+    assertEquals(t.pool.isolates(slow.key).length, 1);
+  } finally {
+    await t.close();
+  }
+});

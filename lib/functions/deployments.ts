@@ -27,6 +27,7 @@ export interface FunctionTarget {
   key: string;
   url: string;
   env: Record<string, string>;
+  idleMs?: number;
 }
 
 /** What a handler learns besides the request (the proxy's RequestInfo fits). */
@@ -70,7 +71,13 @@ export const releaseKey = (r: { name: string; release: number }) =>
   `${r.name}@${r.release}`;
 
 function targetOf(r: FunctionRelease): FunctionTarget {
-  return { key: releaseKey(r), url: `file://${r.artifact}`, env: r.env };
+  const t: FunctionTarget = {
+    key: releaseKey(r),
+    url: `file://${r.artifact}`,
+    env: r.env,
+  };
+  if (r.idleMs !== undefined) t.idleMs = r.idleMs;
+  return t;
 }
 
 /** The function deployments of this host. */

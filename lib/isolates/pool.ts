@@ -28,6 +28,8 @@ export interface Target {
   /** file: URL of the artifact (bundle or entry source). */
   url: string;
   env: Record<string, string>;
+  /** This deployment's idle timeout (`mypaas.idle`), else the pool's. */
+  idleMs?: number;
 }
 
 /** Pool settings; `[isolates]` of config.toml plus a few internals. */
@@ -341,7 +343,7 @@ export class IsolatePool {
     for (const iso of this.#isolates.values()) {
       if (
         iso.state === "active" && iso.inflight === 0 &&
-        now - iso.lastActivity >= this.options.idleTimeoutMs
+        now - iso.lastActivity >= (iso.idleMs ?? this.options.idleTimeoutMs)
       ) {
         this.options.log.debug(`${iso.id} of ${iso.deployment} idle: stopped`);
         this.#stopIsolate(iso);

@@ -21,6 +21,8 @@ export class PoolIsolate {
   /** The instance id this isolate is dedicated to, if any. */
   instanceId: string | null = null;
   inflight = 0;
+  /** The deployment's own idle timeout, if it has one. */
+  idleMs: number | undefined = undefined;
   /** Its release was replaced or removed: stop once in-flight is done. */
   retired = false;
   served = 0;
@@ -36,11 +38,17 @@ export class PoolIsolate {
 
   /** Loads a deployment into this standby isolate. */
   assign(
-    target: { key: string; url: string; env: Record<string, string> },
+    target: {
+      key: string;
+      url: string;
+      env: Record<string, string>;
+      idleMs?: number;
+    },
     instanceId: string | null,
   ): void {
     this.state = "loading";
     this.deployment = target.key;
+    this.idleMs = target.idleMs;
     this.instanceId = instanceId;
     this.touch();
     this.ready = this.proc.loadIsolate(this.id, target.url, target.env).then(
