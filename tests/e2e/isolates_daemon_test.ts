@@ -1,0 +1,109 @@
+/**
+ * Isolate functions through the real daemon process (`deno run -A main.ts
+ * server run`): a function deployed over the control socket answers at its
+ * domain through the proxy, again after an idle shutdown (a cold start from
+ * standby), and is gone after `remove`. Loopback only.
+ */
+import { ControlClient } from "../../lib/api/control_client.ts";
+import { assert, assertEquals } from "../isolates_assert.ts";
+import { fixtureCopy } from "../functions_helpers.ts";
+import { freePort } from "./acme_pebble_harness.ts";
+import { getWithHost } from "./_images.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+Deno.test("daemon: a deployed function answers at its domain, after an idle shutdown too, until removed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mypaas-iso-e2e-" });
+  const port = freePort();
+  const socket = `${dir}/ctl.sock`;
+  await Deno.writeTextFile(
+    `${dir}/config.toml`,
+    `[server]
+data_dir = "${dir}/data"
+control_socket = "${socket}"
+bind = "127.0.0.1"
+http_port = ${port}
+https_port = 0
+[docker]
+network = "mypaas-iso-e2e-${crypto.randomUUID().slice(0, 8)}"
+[isolates]
+min_workers = 1
+max_workers = 4
+idle_timeout = "1s"
+cluster_cpu_pct_target = 1.0
+cluster_memory_pct_target = 1.0
+[env]
+GREETING = "hi"
+`,
+  );
+  const logs: string[] = [];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "main.ts",
+      "server",
+      "run",
+      "--config",
+      `${dir}/config.toml`,
+    ],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of child.stderr) logs.push(dec.decode(chunk));
+  })().catch(() => {});
+  const client = new ControlClient(socket);
+  const app = await fixtureCopy("hello");
+  try {
+    const end = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await client.list();
+        break;
+      } catch (err) {
+        if (Date.now() > end) {
+          throw new Error(
+            `the daemon did not answer: ${err}\n${logs.join("")}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const lines: string[] = [];
+    const r = await client.deploy(app, {}, (l) => lines.push(l));
+    assert(r.ok, `${r.error}\n${lines.join("\n")}\n${logs.join("")}`);
+    assertEquals([r.kind, r.service, r.release], ["function", "hello", 1]);
+
+    const get = () => getWithHost(port, "hello.fn.test", "/e2e", 5000);
+    assertEquals(await get(), { status: 200, body: "hi from v1 1 /e2e" });
+    assertEquals(await get(), { status: 200, body: "hi from v1 2 /e2e" });
+
+    // Idle shutdown: the function's isolates go; the next request
+    // cold-starts a fresh one (its counter starts again).
+    const idleBy = Date.now() + 10_000;
+    let state = "";
+    while (Date.now() < idleBy) {
+      const s = (await client.list()).find((d) => d.service === "hello");
+      state = s?.state ?? "missing";
+      if (state === "idle") break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assertEquals(state, "idle");
+    assertEquals(await get(), { status: 200, body: "hi from v1 1 /e2e" });
+
+    await client.remove("hello");
+    const gone = await get();
+    assertEquals(gone?.status, 404);
+  } finally {
+    client.close();
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+    await child.status;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(app, { recursive: true }).catch(() => {});
+  }
+});
