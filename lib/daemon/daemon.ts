@@ -11,7 +11,26 @@ export interface Part {
   readonly name: string;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Takes a reloaded config (SIGHUP, file change) without a restart. */
+  reload?(config: ResolvedConfig): Promise<void>;
 }
+
+/**
+ * Keys that bind listeners, sockets or directories: a reload keeps their old
+ * values and says that they need a restart.
+ */
+export const RESTART_KEYS = {
+  server: ["bind", "httpPort", "httpsPort", "dataDir", "controlSocket"],
+  docker: ["socket", "network"],
+  isolates: [
+    "minWorkers",
+    "maxWorkers",
+    "isolatesPerProcess",
+    "memoryLimit",
+    "allowNet",
+  ],
+  cache: ["dir"],
+} as const;
 
 /** The running daemon. */
 export class Daemon {
@@ -47,6 +66,62 @@ export class Daemon {
       }
       this.#started.push(part);
     }
+  }
+
+  /**
+   * Applies a new config to the running daemon. Every part shares one
+   * `ResolvedConfig` object, so its sections are updated in place; keys of
+   * `RESTART_KEYS` keep their running values. Returns the keys that changed
+   * but need a restart.
+   */
+  async reload(next: ResolvedConfig): Promise<string[]> {
+    const pending: string[] = [];
+    const current = this.config as unknown as Record<
+      string,
+      Record<string, unknown>
+    >;
+    const incoming = next as unknown as Record<string, Record<string, unknown>>;
+    for (
+      const section of [
+        "server",
+        "acme",
+        "docker",
+        "proxy",
+        "isolates",
+        "cache",
+      ]
+    ) {
+      const keep: readonly string[] =
+        RESTART_KEYS[section as keyof typeof RESTART_KEYS] ?? [];
+      const merged = { ...incoming[section] };
+      for (const key of keep) {
+        if (
+          JSON.stringify(merged[key]) !== JSON.stringify(current[section]![key])
+        ) {
+          pending.push(`[${section}] ${key}`);
+        }
+        merged[key] = current[section]![key];
+      }
+      Object.assign(current[section]!, merged);
+    }
+    this.config.env = next.env;
+    if (pending.length) {
+      this.log.warn(
+        `config reloaded; these changes need a restart: ${pending.join(", ")}`,
+      );
+    } else {
+      this.log.info("config reloaded");
+    }
+    for (const part of this.#started) {
+      try {
+        await part.reload?.(this.config);
+      } catch (err) {
+        this.log.error(
+          `${part.name} failed to reload: ${(err as Error).message}`,
+        );
+      }
+    }
+    return pending;
   }
 
   /** Stops the started parts in reverse order. */

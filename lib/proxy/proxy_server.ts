@@ -42,6 +42,9 @@ export class ProxyServer {
   #https: TlsServer | undefined;
   #unsubscribe: (() => void) | undefined;
   #handler: ProxyHandler | undefined;
+  #makeHandler:
+    | ((config: Pick<ResolvedConfig, "server" | "proxy">) => ProxyHandler)
+    | undefined;
 
   constructor(opts: ProxyServerOptions) {
     this.#opts = opts;
@@ -78,12 +81,15 @@ export class ProxyServer {
       send = h1Send(client);
       this.#close = () => client.close();
     }
-    const handler = (httpsBound: number) =>
-      createProxyHandler(this.#opts.router, {
-        ...config.proxy,
-        domain: config.server.domain,
-        httpsPort: httpsBound,
-      }, send);
+    const handler = (httpsBound: number) => {
+      this.#makeHandler = (c) =>
+        createProxyHandler(this.#opts.router, {
+          ...c.proxy,
+          domain: c.server.domain,
+          httpsPort: httpsBound,
+        }, send);
+      return this.#makeHandler(config);
+    };
     const onError = (e: unknown) => {
       this.#log.error(`request failed: ${(e as Error)?.message ?? e}`);
       return errorPage(500);
@@ -102,7 +108,6 @@ export class ProxyServer {
         this.#handler = handler(config.server.httpsPort || 443);
       }
       if (httpPort !== undefined) {
-        const h = this.#handler;
         this.#http = Deno.serve(
           {
             hostname: bind,
@@ -112,7 +117,10 @@ export class ProxyServer {
             onError,
           },
           (req, info) =>
-            h(req, { remoteAddr: info.remoteAddr, scheme: "http" }),
+            this.#handler!(req, {
+              remoteAddr: info.remoteAddr,
+              scheme: "http",
+            }),
         );
         this.#log.info(`http on ${bind}:${this.#http.addr.port}`);
       }
@@ -121,6 +129,15 @@ export class ProxyServer {
       throw err;
     }
     await Promise.resolve();
+  }
+
+  /**
+   * Applies a reloaded config: limits, timeouts and the admin domain take
+   * effect for the next request; in-flight requests and listeners stay.
+   */
+  reload(config: Pick<ResolvedConfig, "server" | "proxy">): Promise<void> {
+    if (this.#makeHandler) this.#handler = this.#makeHandler(config);
+    return Promise.resolve();
   }
 
   /**
