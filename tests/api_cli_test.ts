@@ -7,11 +7,7 @@ import { InputError } from "../lib/errors.ts";
 import { PrivateKey, writeKeyFile } from "../lib/keys/mod.ts";
 import { makeApi, makeTestCa, serveTls } from "./_api_helpers.ts";
 import { assertEquals, assertStringIncludes } from "./_push_assert.ts";
-
-const ROOT = new URL("../", import.meta.url).pathname;
-const DENO_DIR = Deno.env.get("DENO_DIR") ??
-  `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`;
-const dec = new TextDecoder();
+import { runMain } from "./_run_main.ts";
 
 Deno.test("mypaas push over TLS: exit 0 on success, 1 with the build lines on failure, 2 on bad input", async () => {
   const key = await PrivateKey.generate();
@@ -27,19 +23,7 @@ Deno.test("mypaas push over TLS: exit 0 on success, 1 with the build lines on fa
   const app = `${dir}/my site`;
   await Deno.mkdir(app);
   await Deno.writeTextFile(`${app}/Dockerfile`, "FROM busybox\n");
-  const cli = async (args: string[], h = home) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "main.ts", ...args],
-      cwd: ROOT,
-      env: { HOME: h, DENO_DIR, NO_COLOR: "1" },
-      stdin: "null",
-    }).output();
-    return {
-      code: out.code,
-      stdout: dec.decode(out.stdout),
-      stderr: dec.decode(out.stderr),
-    };
-  };
+  const cli = (args: string[], h = home) => runMain(args, { HOME: h });
   const ca = ["--ca", `${dir}/ca.pem`];
   try {
     let r = await cli(["push", url, app, ...ca, "--domain", "fn.test"]);

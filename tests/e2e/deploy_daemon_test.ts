@@ -16,8 +16,8 @@ import {
   uniqueName,
   writeHttpdApp,
 } from "./_images.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
+import { DaemonProcess, freePort } from "./_daemon.ts";
+import { runMain } from "../_run_main.ts";
 
 async function daemonEnv(
   opts: { httpPort?: number; dockerSocket?: string } = {},
@@ -48,71 +48,35 @@ min_workers = 0
 API_TOKEN = "t0ken"
 `,
   );
-  let child: Deno.ChildProcess | null = null;
-  const logs: string[] = [];
-  const start = async () => {
-    child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "main.ts", "server", "run", "--config", configFile],
-      cwd: ROOT,
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    (async () => {
-      const dec = new TextDecoder();
-      for await (const chunk of child!.stderr) logs.push(dec.decode(chunk));
-    })().catch(() => {});
-    const client = new ControlClient(socket);
-    const end = Date.now() + 60_000;
-    while (true) {
-      try {
-        await client.list();
-        break;
-      } catch (err) {
-        if (Date.now() > end) {
-          throw new Error(
-            `the daemon did not answer: ${err}\n${logs.join("")}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    client.close();
-  };
+  const daemon = new DaemonProcess(configFile);
   return {
     dir,
     network,
     service,
     socket,
     configFile,
-    logs,
+    logs: daemon.logs,
     app: `${dir}/app`,
-    start,
+    async start() {
+      daemon.start();
+      const client = new ControlClient(socket);
+      try {
+        await daemon.waitFor("the daemon to answer", async () => {
+          await client.list();
+          return true;
+        });
+      } finally {
+        client.close();
+      }
+    },
     kill9() {
-      child?.kill("SIGKILL");
-      return child?.status;
+      daemon.kill("SIGKILL");
+      return daemon.child.status;
     },
     /** `mypaas ARGS --config FILE` as a process: exit code and output. */
-    async cli(...args: string[]) {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "main.ts", ...args, "--config", configFile],
-        cwd: ROOT,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const dec = new TextDecoder();
-      return {
-        code: out.code,
-        stdout: dec.decode(out.stdout),
-        stderr: dec.decode(out.stderr),
-      };
-    },
+    cli: (...args: string[]) => runMain([...args, "--config", configFile]),
     async [Symbol.asyncDispose]() {
-      if (child) {
-        try {
-          child.kill("SIGTERM");
-        } catch { /* already gone */ }
-        await child.status;
-      }
+      await daemon.stop();
       await removeByLabel(`mypaas.owner=${network}`);
       await removeImages(`mypaas/${service}`);
       await docker(["network", "rm", network], { allowFail: true });
@@ -145,9 +109,7 @@ for (
   ] as const
 ) {
   Deno.test(`e2e daemon: kill -9 during a rolling deploy (${moment}), restart: wholly on one release, and list says which`, async () => {
-    const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (free.addr as Deno.NetAddr).port;
-    free.close();
+    const port = freePort();
     await using t = await daemonEnv({ httpPort: port });
     await t.start();
     const client = new ControlClient(t.socket);
@@ -300,9 +262,7 @@ Deno.test("e2e daemon: server deploy exits 0 on success, 1 on a failed build, 2 
 });
 
 Deno.test("e2e daemon: through the daemon's own proxy, a rolling redeploy answers every request", async () => {
-  const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (free.addr as Deno.NetAddr).port;
-  free.close();
+  const port = freePort();
   await using t = await daemonEnv({ httpPort: port });
   await t.start();
   const host = `${t.service}.localhost`;

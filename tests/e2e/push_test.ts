@@ -19,32 +19,10 @@ import {
   uniqueName,
   writeHttpdApp,
 } from "./_images.ts";
+import { DaemonProcess, freePort } from "./_daemon.ts";
+import { runMain } from "../_run_main.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const DENO_DIR = Deno.env.get("DENO_DIR") ??
-  `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`;
 const dec = new TextDecoder();
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function run(cmd: string, args: string[], env?: Record<string, string>) {
-  const out = await new Deno.Command(cmd, {
-    args,
-    cwd: ROOT,
-    env: { DENO_DIR, NO_COLOR: "1", ...env },
-    stdin: "null",
-  }).output();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
 
 /** GET https://host:port/path over TLS to 127.0.0.1 (no DNS for *.localhost). */
 async function httpsGet(host: string, port: number, ca: string, path = "/") {
@@ -83,8 +61,7 @@ Deno.test("e2e push: a key-gen client pushes over HTTPS with --ca; the app answe
   const httpsPort = freePort();
   const host = `${service}.localhost`;
   const fnHost = `${uniqueName("fn")}.localhost`;
-  let daemon: Deno.ChildProcess | undefined;
-  const logs: string[] = [];
+  const daemon = new DaemonProcess(`${dir}/config.toml`);
   try {
     await Deno.mkdir(`${data}/certs/manual`, { recursive: true });
     await Deno.mkdir(home);
@@ -113,11 +90,7 @@ min_workers = 1
 `,
     );
     // The client's key, made by the CLI in its own HOME.
-    const gen = await run(
-      Deno.execPath(),
-      ["run", "-A", "main.ts", "key-gen"],
-      { HOME: home },
-    );
+    const gen = await runMain(["key-gen"], { HOME: home });
     assertEquals(gen.code, 0, gen.stderr);
     const pub = gen.stdout.split("\n").find((l) =>
       l.startsWith("ed25519-pub-")
@@ -125,38 +98,13 @@ min_workers = 1
     assert(pub, gen.stdout);
     await Deno.writeTextFile(`${data}/authorized_keys`, `${pub} e2e client\n`);
 
-    daemon = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "main.ts",
-        "server",
-        "run",
-        "--config",
-        `${dir}/config.toml`,
-      ],
-      cwd: ROOT,
-      env: { DENO_DIR },
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    (async () => {
-      for await (const chunk of daemon!.stderr) logs.push(dec.decode(chunk));
-    })().catch(() => {});
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const r = await httpsGet("localhost", httpsPort, ca, "/daemon/time")
-        .catch((e) => e as Error);
-      if (!(r instanceof Error) && r.status === 200) break;
-      if (Date.now() > deadline) {
-        throw new Error(
-          `daemon API not reachable over HTTPS: ${
-            r instanceof Error ? r.message : r.status
-          }\n${logs.join("")}`,
-        );
-      }
-      await new Promise((ok) => setTimeout(ok, 200));
-    }
+    daemon.start();
+    await daemon.waitFor(
+      "the daemon API over HTTPS",
+      async () =>
+        (await httpsGet("localhost", httpsPort, ca, "/daemon/time"))
+          .status === 200,
+    );
 
     // Push the app.
     const app = `${dir}/app`;
@@ -169,15 +117,14 @@ min_workers = 1
       ],
     });
     const server = `https://localhost:${httpsPort}`;
-    const push = await run(
-      Deno.execPath(),
-      ["run", "-A", "main.ts", "push", server, app, "--ca", `${dir}/ca.pem`],
-      { HOME: home },
-    );
+    /** `mypaas ARGS --ca ca.pem` as the client in HOME `h`. */
+    const mypaas = (args: string[], h = home) =>
+      runMain([...args, "--ca", `${dir}/ca.pem`], { HOME: h });
+    const push = await mypaas(["push", server, app]);
     assertEquals(
       push.code,
       0,
-      `push failed:\n${push.stdout}\n${push.stderr}\n${logs.join("")}`,
+      `push failed:\n${push.stdout}\n${push.stderr}\n${daemon.output}`,
     );
     assertStringIncludes(push.stdout, "Deploy ok");
     const got = await httpsGet(host, httpsPort, ca);
@@ -185,46 +132,14 @@ min_workers = 1
     assertEquals(got.body, `hello from ${service}\n`);
 
     // status sees it.
-    const status = await run(
-      Deno.execPath(),
-      ["run", "-A", "main.ts", "status", server, "--ca", `${dir}/ca.pem`],
-      { HOME: home },
-    );
+    const status = await mypaas(["status", server]);
     assertEquals(status.code, 0, status.stderr);
     assertStringIncludes(status.stdout, service);
 
     // logs: a deployed service answers, an unknown one is bad input (404).
-    const logOut = await run(
-      Deno.execPath(),
-      [
-        "run",
-        "-A",
-        "main.ts",
-        "logs",
-        server,
-        service,
-        "--tail",
-        "5",
-        "--ca",
-        `${dir}/ca.pem`,
-      ],
-      { HOME: home },
-    ); // deno-fmt-ignore
+    const logOut = await mypaas(["logs", server, service, "--tail", "5"]);
     assertEquals(logOut.code, 0, logOut.stderr);
-    const noLogs = await run(
-      Deno.execPath(),
-      [
-        "run",
-        "-A",
-        "main.ts",
-        "logs",
-        server,
-        "nope-nope",
-        "--ca",
-        `${dir}/ca.pem`,
-      ],
-      { HOME: home },
-    ); // deno-fmt-ignore
+    const noLogs = await mypaas(["logs", server, "nope-nope"]);
     assertEquals(noLogs.code, 2, noLogs.stderr);
     assertStringIncludes(noLogs.stderr, "HTTP 404");
 
@@ -235,11 +150,7 @@ min_workers = 1
       comments: [`service=${broken}`, `url=https://${broken}.localhost/`],
       extra: ["RUN echo compiling-the-thing && false"],
     });
-    const failed = await run(
-      Deno.execPath(),
-      ["run", "-A", "main.ts", "push", server, bad, "--ca", `${dir}/ca.pem`],
-      { HOME: home },
-    );
+    const failed = await mypaas(["push", server, bad]);
     assertEquals(failed.code, 1, `${failed.stdout}\n${failed.stderr}`);
     assertStringIncludes(failed.stdout, "compiling-the-thing");
     assertStringIncludes(failed.stderr, "Deploy failed");
@@ -258,62 +169,30 @@ min_workers = 1
       `${fnDir}/main.ts`,
       "export default { fetch: () => new Response(`fn says hi\\n`) };\n",
     );
-    const fnPush = await run(
-      Deno.execPath(),
-      [
-        "run",
-        "-A",
-        "main.ts",
-        "push",
-        server,
-        fnDir,
-        "--ca",
-        `${dir}/ca.pem`,
-        "--domain",
-        fnHost,
-      ],
-      { HOME: home },
-    ); // deno-fmt-ignore
+    const fnPush = await mypaas(["push", server, fnDir, "--domain", fnHost]);
     assertEquals(fnPush.code, 0, `${fnPush.stdout}\n${fnPush.stderr}`);
     const fnGot = await httpsGet(fnHost, httpsPort, ca);
     assertEquals(fnGot.body, "fn says hi\n", `HTTP ${fnGot.status}`);
-    const fnStatus = await run(
-      Deno.execPath(),
-      ["run", "-A", "main.ts", "status", server, "--ca", `${dir}/ca.pem`],
-      { HOME: home },
-    );
+    const fnStatus = await mypaas(["status", server]);
     assertStringIncludes(fnStatus.stdout, `${fnName} (function)`);
 
     // A key the server does not know: refused (403), exit 2.
     const stranger = `${dir}/stranger`;
     await Deno.mkdir(stranger);
     assertEquals(
-      (await run(Deno.execPath(), ["run", "-A", "main.ts", "key-gen"], {
-        HOME: stranger,
-      })).code,
+      (await runMain(["key-gen"], { HOME: stranger })).code,
       0,
     );
-    const denied = await run(
-      Deno.execPath(),
-      ["run", "-A", "main.ts", "push", server, app, "--ca", `${dir}/ca.pem`],
-      { HOME: stranger },
-    );
+    const denied = await mypaas(["push", server, app], stranger);
     assertEquals(denied.code, 2, denied.stderr);
     assertStringIncludes(denied.stderr, "HTTP 403");
     // authorized_keys is re-read when it changes: no restart needed.
-    const strangerKey = (await run(
-      Deno.execPath(),
-      ["run", "-A", "main.ts", "key-get"],
-      { HOME: stranger },
-    )).stdout.split("\n")[0]!;
+    const strangerKey = (await runMain(["key-get"], { HOME: stranger })).stdout
+      .split("\n")[0]!;
     await Deno.writeTextFile(`${data}/authorized_keys`, `${strangerKey}\n`, {
       append: true,
     });
-    const admitted = await run(
-      Deno.execPath(),
-      ["run", "-A", "main.ts", "status", server, "--ca", `${dir}/ca.pem`],
-      { HOME: stranger },
-    );
+    const admitted = await mypaas(["status", server], stranger);
     assertEquals(admitted.code, 0, admitted.stderr);
 
     // Attacks through the real proxy: each refused with its status, and the
@@ -385,15 +264,10 @@ min_workers = 1
     assertStringIncludes(audit, `"service":"${service}"`);
     assertStringIncludes(audit, `"remote":"127.0.0.1"`);
   } catch (err) {
-    console.error(logs.join(""));
+    console.error(daemon.output);
     throw err;
   } finally {
-    if (daemon) {
-      try {
-        daemon.kill("SIGTERM");
-      } catch { /* gone */ }
-      await daemon.status;
-    }
+    await daemon.stop();
     await removeByLabel(`mypaas.owner=${network}`);
     await removeImages(`mypaas/${service}`);
     await removeImages(`mypaas/${broken}`);

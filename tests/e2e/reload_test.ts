@@ -4,15 +4,7 @@
  * listener; a broken config is refused and the running one stays.
  */
 import { assert, assertEquals } from "../_docker_contract.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+import { DaemonProcess, freePort } from "./_daemon.ts";
 
 function configText(dir: string, port: number, maxBody: string): string {
   return `[server]
@@ -40,37 +32,17 @@ async function post(port: number): Promise<number> {
   return res.status;
 }
 
-async function until(
-  what: string,
-  check: () => Promise<boolean>,
-  logs: string[],
-) {
-  const end = Date.now() + 20_000;
-  while (Date.now() < end) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}\n${logs.join("")}`);
-}
-
 Deno.test("server run reloads config.toml on SIGHUP and on file change, and keeps a good config over a bad one", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mypaas-reload-" });
   const port = freePort();
   const file = `${dir}/config.toml`;
   await Deno.writeTextFile(file, configText(dir, port, "1M"));
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", "server", "run", "--config", file],
-    cwd: ROOT,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const logs: string[] = [];
-  (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of child.stderr) logs.push(dec.decode(chunk));
-  })().catch(() => {});
+  const daemon = new DaemonProcess(file);
+  const child = daemon.start();
+  const until = (what: string, check: () => Promise<boolean>) =>
+    daemon.waitFor(what, check, { timeoutMs: 20_000 });
   try {
-    await until("the daemon", async () => (await post(port)) === 404, logs);
+    await until("the daemon", async () => (await post(port)) === 404);
 
     // SIGHUP: a smaller body limit applies to the next request.
     await Deno.writeTextFile(`${file}.new`, configText(dir, port, "1K"));
@@ -79,7 +51,6 @@ Deno.test("server run reloads config.toml on SIGHUP and on file change, and keep
     await until(
       "413 after the reload",
       async () => (await post(port)) === 413,
-      logs,
     );
 
     // A broken file is refused; the running config (1K) stays.
@@ -87,8 +58,7 @@ Deno.test("server run reloads config.toml on SIGHUP and on file change, and keep
     child.kill("SIGHUP");
     await until(
       "the refusal",
-      () => Promise.resolve(logs.join("").includes("config not reloaded")),
-      logs,
+      () => Promise.resolve(daemon.output.includes("config not reloaded")),
     );
     assertEquals(await post(port), 413);
 
@@ -97,21 +67,18 @@ Deno.test("server run reloads config.toml on SIGHUP and on file change, and keep
     await until(
       "404 after the file change",
       async () => (await post(port)) === 404,
-      logs,
     );
 
     // A key that binds a listener is kept and reported.
     await Deno.writeTextFile(file, configText(dir, port + 1, "1M"));
     await until(
       "the restart warning",
-      () => Promise.resolve(logs.join("").includes("[server] httpPort")),
-      logs,
+      () => Promise.resolve(daemon.output.includes("[server] httpPort")),
     );
     assertEquals(await post(port), 404);
     assert(child.pid > 0);
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
+    await daemon.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });

@@ -1,0 +1,106 @@
+/**
+ * The daemon as a real process for e2e tests: `deno run -A main.ts server
+ * run --config FILE`, its stderr collected, a poll until it answers, and a
+ * SIGTERM (then a wait for the exit) on stop or dispose.
+ */
+import { DENO_DIR, ROOT } from "../_run_main.ts";
+
+/** A free loopback TCP port (bound to port 0, then released). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** One `server run` process at a time for one config file; restartable. */
+export class DaemonProcess implements AsyncDisposable {
+  /** Every stderr chunk of every process started, in order. */
+  readonly logs: string[] = [];
+  #child: Deno.ChildProcess | null = null;
+
+  constructor(readonly configFile: string) {}
+
+  /** The stderr of all runs so far, as one string. */
+  get output(): string {
+    return this.logs.join("");
+  }
+
+  /** The running (or last) process; throws before start(). */
+  get child(): Deno.ChildProcess {
+    if (!this.#child) throw new Error("DaemonProcess: call start() first");
+    return this.#child;
+  }
+
+  /** Spawns `main.ts server run --config FILE`; does not wait for it. */
+  start(): Deno.ChildProcess {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "main.ts",
+        "server",
+        "run",
+        "--config",
+        this.configFile,
+      ],
+      cwd: ROOT,
+      env: { DENO_DIR },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    this.#child = child;
+    (async () => {
+      const dec = new TextDecoder();
+      for await (const chunk of child.stderr) this.logs.push(dec.decode(chunk));
+    })().catch(() => {});
+    return child;
+  }
+
+  /**
+   * Polls `check` (a throw counts as "not yet") every `intervalMs` until it
+   * is true; after `timeoutMs` throws naming `what`, the last error and the
+   * daemon's stderr.
+   */
+  async waitFor(
+    what: string,
+    check: () => Promise<boolean>,
+    { timeoutMs = 60_000, intervalMs = 100 } = {},
+  ): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    let last = "";
+    for (;;) {
+      try {
+        if (await check()) return;
+        last = "";
+      } catch (err) {
+        last = `: ${err instanceof Error ? err.message : err}`;
+      }
+      if (Date.now() > end) {
+        throw new Error(
+          `timed out waiting for ${what}${last}\n${this.output}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+
+  /** Sends `signal` to the running process (a no-op once it is gone). */
+  kill(signal: Deno.Signal): void {
+    try {
+      this.#child?.kill(signal);
+    } catch { /* already gone */ }
+  }
+
+  /** SIGTERM and wait for the exit; nothing if never started. */
+  async stop(): Promise<void> {
+    if (!this.#child) return;
+    this.kill("SIGTERM");
+    await this.#child.status;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}
