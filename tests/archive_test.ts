@@ -6,6 +6,7 @@ import {
   safeRelativePath,
 } from "../lib/archive/mod.ts";
 import { assert, assertEquals, assertRejects } from "./_push_assert.ts";
+import { concat } from "../lib/bytes.ts";
 
 const LIMITS = { maxBytes: 1 << 20, maxFiles: 100 };
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -66,14 +67,7 @@ function tarEntry(
 }
 
 function tar(...entries: Uint8Array[]): Uint8Array {
-  const parts = [...entries, new Uint8Array(1024)];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat([...entries, new Uint8Array(1024)]);
 }
 
 Deno.test("safeRelativePath() refuses absolute paths and .. and normalises", async () => {

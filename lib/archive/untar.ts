@@ -7,6 +7,7 @@
 import { Gunzip } from "fflate";
 import { ArchiveError, type ArchiveWriter, type FileSink } from "./writer.ts";
 import { yielder } from "./_yield.ts";
+import { concat } from "../bytes.ts";
 
 const SLICE = 4096;
 
@@ -221,14 +222,4 @@ class TarParser {
     this.#pending = p;
     if (p.left === 0) this.#endData(p);
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

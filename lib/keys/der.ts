@@ -3,6 +3,7 @@
  * Just enough DER (ASN.1) to move keys between the forms MyPaas, OpenSSL and
  * WebCrypto use: read a TLV tree, write SEQUENCE / BIT STRING / OID / NULL.
  */
+import { concat } from "../bytes.ts";
 
 /** One decoded DER element. */
 export interface Der {
@@ -105,15 +106,4 @@ export function intValue(value: Uint8Array): number {
   let n = 0;
   for (const byte of value) n = n * 256 + byte;
   return n;
-}
-
-/** Concatenates byte arrays. */
-export function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
