@@ -5,6 +5,7 @@
  * streamed answer line by line up to its marker line.
  */
 import { InputError } from "../errors.ts";
+import { lines } from "../lines.ts";
 import { canonicalRequest, makeToken, type PrivateKey } from "../keys/mod.ts";
 import { parseMarker } from "./progress_stream.ts";
 
@@ -159,22 +160,10 @@ export async function readStream(
     detail: "the server closed the stream before the end",
   };
   if (!res.body) return result;
-  const dec = new TextDecoder();
-  let buf = "";
-  const handle = (line: string) => {
+  for await (const line of lines(res.body)) {
     const m = parseMarker(line);
     if (m) result = { status: m.status, detail: m.detail };
     else onLine(line);
-  };
-  for await (const chunk of res.body) {
-    buf += dec.decode(chunk, { stream: true });
-    let i;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      handle(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
   }
-  buf += dec.decode();
-  if (buf) handle(buf);
   return result;
 }

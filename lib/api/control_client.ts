@@ -10,6 +10,7 @@ import type {
   DeployResult,
 } from "../daemon/platform.ts";
 import { InputError } from "../errors.ts";
+import { lines } from "../lines.ts";
 
 /** No daemon answers on the socket. */
 export class DaemonNotRunningError extends Error {
@@ -148,21 +149,4 @@ async function readResult(
     }
   }
   throw new Error("the daemon closed the connection before the result");
-}
-
-async function* lines(
-  body: ReadableStream<Uint8Array>,
-): AsyncGenerator<string> {
-  const dec = new TextDecoder();
-  let rest = "";
-  for await (const chunk of body) {
-    rest += dec.decode(chunk, { stream: true });
-    let nl;
-    while ((nl = rest.indexOf("\n")) >= 0) {
-      yield rest.slice(0, nl);
-      rest = rest.slice(nl + 1);
-    }
-  }
-  rest += dec.decode();
-  if (rest) yield rest;
 }

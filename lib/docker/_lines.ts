@@ -1,27 +1,9 @@
 /**
  * @module
- * Byte-stream helpers shared by the runtimes: split chunks into lines, and
- * undo Docker's 8-byte-header multiplexing of stdout/stderr.
+ * Undo Docker's 8-byte-header multiplexing of stdout/stderr (plain line
+ * splitting is lib/lines.ts).
  */
 import type { LogLine } from "./runtime.ts";
-
-/** Splits a stream of byte chunks into text lines (no trailing newline). */
-export async function* lines(
-  chunks: AsyncIterable<Uint8Array>,
-): AsyncGenerator<string> {
-  const dec = new TextDecoder();
-  let rest = "";
-  for await (const chunk of chunks) {
-    rest += dec.decode(chunk, { stream: true });
-    let nl;
-    while ((nl = rest.indexOf("\n")) >= 0) {
-      yield rest.slice(0, nl).replace(/\r$/, "");
-      rest = rest.slice(nl + 1);
-    }
-  }
-  rest += dec.decode();
-  if (rest) yield rest;
-}
 
 /**
  * Demultiplexes a Docker log stream (frames of `[stream,0,0,0,size(4)]` then

@@ -6,7 +6,8 @@
  */
 import Docker from "dockerode";
 import { packContext } from "./build_context.ts";
-import { demux, lines } from "./_lines.ts";
+import { demux } from "./_lines.ts";
+import { lines } from "../lines.ts";
 import {
   containerDetails,
   ignoreStatus,
@@ -102,7 +103,9 @@ export class DockerRuntime implements ContainerRuntime {
       if (last.length > 20) last.shift();
       onLine(line);
     };
-    for await (const line of lines(stream as unknown as Chunks)) {
+    for await (
+      const line of lines(stream as unknown as Chunks, { crlf: true })
+    ) {
       if (!line.trim()) continue;
       const msg = parseJson(line);
       if (msg.error) {
@@ -128,7 +131,9 @@ export class DockerRuntime implements ContainerRuntime {
 
   async pull(ref: string, onLine: (line: string) => void): Promise<void> {
     const stream = await this.#docker.pull(ref);
-    for await (const line of lines(stream as unknown as Chunks)) {
+    for await (
+      const line of lines(stream as unknown as Chunks, { crlf: true })
+    ) {
       const msg = parseJson(line);
       if (msg.error) throw new Error(`pull of ${ref} failed: ${msg.error}`);
       if (typeof msg.status === "string") {
@@ -245,7 +250,7 @@ export class DockerRuntime implements ContainerRuntime {
     const onAbort = () => stream.destroy();
     signal.addEventListener("abort", onAbort, { once: true });
     try {
-      for await (const line of lines(stream)) {
+      for await (const line of lines(stream, { crlf: true })) {
         const e = parseJson(line);
         const actor = (e.Actor ?? {}) as {
           ID?: string;
