@@ -142,6 +142,20 @@ async function specOf(
   return await releaseSpec(ctx, service, release);
 }
 
+/** Waits for one replica's readiness with recovery's short deadline. */
+function readyAfterRestart(
+  ctx: DeployContext,
+  spec: ServiceSpec,
+  r: Replica,
+): ReturnType<typeof waitReplicaReady> {
+  return waitReplicaReady(
+    ctx,
+    spec,
+    r.id,
+    Math.min(ctx.readyTimeoutMs, 10_000),
+  );
+}
+
 /** All replicas present, running and ready (a short deadline). */
 async function complete(
   ctx: DeployContext,
@@ -152,12 +166,7 @@ async function complete(
     return false;
   }
   for (const r of set) {
-    const ready = await waitReplicaReady(
-      ctx,
-      spec,
-      r.id,
-      Math.min(ctx.readyTimeoutMs, 10_000),
-    );
+    const ready = await readyAfterRestart(ctx, spec, r);
     if (!ready.ok) return false;
   }
   return true;
@@ -198,12 +207,7 @@ async function register(
 ): Promise<void> {
   ctx.traffic.setService(spec);
   for (const r of set) {
-    const ready = await waitReplicaReady(
-      ctx,
-      spec,
-      r.id,
-      Math.min(ctx.readyTimeoutMs, 10_000),
-    );
+    const ready = await readyAfterRestart(ctx, spec, r);
     if (ready.ok) await addTraffic(ctx, spec, r);
     else ctx.log.warn(`${r.name} is not ready after recovery: ${ready.why}`);
   }
