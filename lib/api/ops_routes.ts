@@ -9,6 +9,7 @@ import type { Hono } from "hono";
 import type { DeploymentStatus } from "../daemon/platform.ts";
 import { InputError } from "../errors.ts";
 import { type ApiContext, serviceParam } from "./app.ts";
+import { auditedRun } from "./audited_run.ts";
 import { markerLine, progressResponse } from "./progress_stream.ts";
 
 /** Adds the operation routes. */
@@ -87,34 +88,11 @@ export function registerOps(app: Hono, ctx: ApiContext): void {
     }
     const actor = caller.fingerprint;
     return progressResponse("rollback", async (progress) => {
-      try {
-        const r = await deps.platform.rollback(
-          service,
-          release,
-          progress,
-          actor,
-        );
-        await audit.record({
-          action: "rollback",
-          actor,
-          service,
-          release: r.release,
-          result: r.ok ? "ok" : "failed",
-          ...(r.error ? { error: r.error } : {}),
-        });
-        return r.ok
-          ? { ok: true, release: r.release }
-          : { ok: false, error: r.error ?? "rollback failed" };
-      } catch (err) {
-        await audit.record({
-          action: "rollback",
-          actor,
-          service,
-          result: "failed",
-          error: (err as Error).message,
-        });
-        throw err;
-      }
+      return await auditedRun(
+        audit,
+        { action: "rollback", actor, service },
+        () => deps.platform.rollback(service, release, progress, actor),
+      );
     }, (err) => log.error(`rollback of ${service}: ${err}`));
   });
 

@@ -9,6 +9,7 @@ import type { Hono } from "hono";
 import { extractArchive } from "../archive/mod.ts";
 import { InputError } from "../errors.ts";
 import type { ApiContext } from "./app.ts";
+import { auditedRun } from "./audited_run.ts";
 import { progressResponse } from "./progress_stream.ts";
 import { takePushOptions, toDeployOptions } from "./push_options.ts";
 
@@ -73,30 +74,12 @@ export function registerPush(app: Hono, ctx: ApiContext): void {
           `Unpacked ${unpacked.files} files (${unpacked.bytes} bytes, ${unpacked.format}).`,
         );
         try {
-          const result = await deps.platform.deploy(
-            dir,
-            toDeployOptions(opts, actor),
-            progress,
+          return await auditedRun(
+            audit,
+            { action: "deploy", actor },
+            () =>
+              deps.platform.deploy(dir, toDeployOptions(opts, actor), progress),
           );
-          await audit.record({
-            action: "deploy",
-            actor,
-            service: result.service,
-            release: result.release,
-            result: result.ok ? "ok" : "failed",
-            ...(result.error ? { error: result.error } : {}),
-          });
-          return result.ok
-            ? { ok: true, release: result.release }
-            : { ok: false, error: result.error ?? "deploy failed" };
-        } catch (err) {
-          await audit.record({
-            action: "deploy",
-            actor,
-            result: "failed",
-            error: (err as Error).message,
-          });
-          throw err;
         } finally {
           await Deno.remove(work, { recursive: true }).catch(() => {});
         }
