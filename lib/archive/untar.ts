@@ -7,9 +7,8 @@
 import { Gunzip } from "fflate";
 import { ArchiveError, type ArchiveWriter, type FileSink } from "./writer.ts";
 import { yielder } from "./_yield.ts";
+import { decompressSliced } from "./_sliced.ts";
 import { concat } from "../bytes.ts";
-
-const SLICE = 4096;
 
 /** Unpacks a tar (or .tar.gz when `gzip`) archive through `writer`. */
 export async function untar(
@@ -25,29 +24,13 @@ export async function untar(
       await pause();
     }
   } else {
-    let failure: unknown;
-    const gunzip = new Gunzip((chunk) => {
-      if (failure !== undefined) return;
-      try {
-        parser.push(chunk);
-      } catch (err) {
-        failure = err;
-      }
-    });
-    for (let i = 0; i < data.length && failure === undefined; i += SLICE) {
-      const end = Math.min(i + SLICE, data.length);
-      try {
-        gunzip.push(data.subarray(i, end), end === data.length);
-      } catch (err) {
-        if (failure === undefined) {
-          throw new ArchiveError(
-            `Gzip stream is corrupt: ${(err as Error).message}`,
-          );
-        }
-      }
-      await pause();
-    }
-    if (failure !== undefined) throw failure;
+    await decompressSliced(
+      Gunzip,
+      data,
+      (chunk) => parser.push(chunk),
+      "Gzip stream is corrupt",
+      pause,
+    );
   }
   parser.end();
   writer.finish();

@@ -8,12 +8,11 @@
 import { Inflate } from "fflate";
 import { ArchiveError, type ArchiveWriter } from "./writer.ts";
 import { yielder } from "./_yield.ts";
+import { decompressSliced } from "./_sliced.ts";
 
 const EOCD = 0x06054b50;
 const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
-/** Compressed bytes fed to the inflater at a time (bounds one output burst). */
-const SLICE = 4096;
 
 /** Unpacks a zip archive through `writer`. */
 export async function unzip(
@@ -128,31 +127,13 @@ async function inflateInto(
       `Zip entry "${name}" uses compression method ${method}; only stored and deflate are supported`,
     );
   }
-  let failure: unknown;
-  const inflate = new Inflate((chunk) => {
-    if (failure === undefined) {
-      try {
-        out(chunk);
-      } catch (err) {
-        failure = err;
-      }
-    }
-  });
-  for (let i = 0; i < body.length && failure === undefined; i += SLICE) {
-    const end = Math.min(i + SLICE, body.length);
-    try {
-      inflate.push(body.subarray(i, end), end === body.length);
-    } catch (err) {
-      if (failure === undefined) {
-        throw new ArchiveError(
-          `Zip entry "${name}" is corrupt: ${(err as Error).message}`,
-        );
-      }
-    }
-    await pause();
-  }
-  if (body.length === 0) inflate.push(new Uint8Array(), true);
-  if (failure !== undefined) throw failure;
+  await decompressSliced(
+    Inflate,
+    body,
+    out,
+    `Zip entry "${name}" is corrupt`,
+    pause,
+  );
 }
 
 async function collect(
