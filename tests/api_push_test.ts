@@ -22,7 +22,7 @@ const APP = zipSync({
 async function pushUrl(
   k: PrivateKey,
   time: number,
-  body: Uint8Array,
+  body: Uint8Array<ArrayBuffer>,
   o: { token?: string; sig2Body?: Uint8Array; id?: string } = {},
 ) {
   const token = o.token ?? makeToken(time);
@@ -82,13 +82,7 @@ Deno.test("a push with a fresh signed token deploys and streams an ok marker", a
 
 Deno.test("a MyPaas RSA key pushes with MyPaas's URL form", async () => {
   await using api = await makeApi([mypaasKey]);
-  const res = await api.app.request(
-    await pushUrl(mypaasKey, 1_700_000_000, APP),
-    {
-      method: "POST",
-      body: APP,
-    },
-  );
+  const res = await post(api, APP, mypaasKey);
   assertEquals(res.status, 200);
   const end = await readStream(res, () => {});
   assertEquals(end.status, "ok");
@@ -108,6 +102,34 @@ async function refused(
   assertStringIncludes(text, includes);
   assertEquals(api.platform.deploys.length, 0, "deploy must not be called");
   assertEquals(api.audit.events.at(-1)?.result, "refused");
+}
+
+/** POSTs `body` to a push URL that `k` signed over that same body. */
+async function post(
+  api: Awaited<ReturnType<typeof makeApi>>,
+  body: Uint8Array<ArrayBuffer> = APP,
+  k: PrivateKey = key,
+) {
+  return api.app.request(await pushUrl(k, 1_700_000_000, body), {
+    method: "POST",
+    body,
+  });
+}
+
+/** refused() for an upload signed by `key` as is (the body is at fault). */
+async function refusedUpload(
+  api: Awaited<ReturnType<typeof makeApi>>,
+  body: Uint8Array<ArrayBuffer>,
+  status: number,
+  includes: string,
+) {
+  await refused(
+    api,
+    await pushUrl(key, 1_700_000_000, body),
+    body,
+    status,
+    includes,
+  );
 }
 
 Deno.test("a replayed push is refused with 403 and deploys once", async () => {
@@ -170,13 +192,7 @@ Deno.test("a tampered body is refused with 403", async () => {
 Deno.test("a zip with ../ entries is refused with 400", async () => {
   await using api = await makeApi([key]);
   const evil = zipSync({ "../../etc/cron.d/x": strToU8("* * * * * root sh") });
-  await refused(
-    api,
-    await pushUrl(key, 1_700_000_000, evil),
-    evil,
-    400,
-    "leaves the directory",
-  );
+  await refusedUpload(api, evil, 400, "leaves the directory");
 });
 
 Deno.test("push options with a bad directory name are refused with 400", async () => {
@@ -185,25 +201,13 @@ Deno.test("push options with a bad directory name are refused with 400", async (
     "Dockerfile": strToU8("FROM x"),
     [PUSH_OPTIONS_FILE]: strToU8(JSON.stringify({ name: "../x" })),
   });
-  await refused(
-    api,
-    await pushUrl(key, 1_700_000_000, zip),
-    zip,
-    400,
-    "name must be",
-  );
+  await refusedUpload(api, zip, 400, "name must be");
 });
 
 Deno.test("a zip bomb is refused with 413", async () => {
   await using api = await makeApi([key], ['max_unpacked = "1M"']);
   const bomb = zipSync({ "zeros": new Uint8Array(16 << 20) }, { level: 9 });
-  await refused(
-    api,
-    await pushUrl(key, 1_700_000_000, bomb),
-    bomb,
-    413,
-    "max_unpacked",
-  );
+  await refusedUpload(api, bomb, 413, "max_unpacked");
 });
 
 Deno.test("an oversized upload is refused with 413, streamed or declared", async () => {
@@ -220,13 +224,7 @@ Deno.test("an oversized upload is refused with 413, streamed or declared", async
     },
   });
   await refused(api, url, stream, 413, "max_upload");
-  await refused(
-    api,
-    await pushUrl(key, 1_700_000_000, big),
-    big,
-    413,
-    "max_upload",
-  );
+  await refusedUpload(api, big, 413, "max_upload");
 });
 
 Deno.test("a failed deploy streams a failed marker; bad input a refused one", async () => {
@@ -238,10 +236,7 @@ Deno.test("a failed deploy streams a failed marker; bad input a refused one", as
     release: 2,
     error: "build failed: exit 1",
   };
-  let res = await api.app.request(await pushUrl(key, 1_700_000_000, APP), {
-    method: "POST",
-    body: APP,
-  });
+  let res = await post(api);
   assertEquals(await readStream(res, () => {}), {
     status: "failed",
     detail: "build failed: exit 1",
@@ -250,18 +245,12 @@ Deno.test("a failed deploy streams a failed marker; bad input a refused one", as
   api.platform.result = new InputError(
     "Dockerfile:2: mypaas.port must be a number",
   );
-  res = await api.app.request(await pushUrl(key, 1_700_000_000, APP), {
-    method: "POST",
-    body: APP,
-  });
+  res = await post(api);
   const end = await readStream(res, () => {});
   assertEquals(end.status, "refused");
   assertStringIncludes(end.detail, "mypaas.port");
   api.platform.result = new Error("secret internal path /root/x");
-  res = await api.app.request(await pushUrl(key, 1_700_000_000, APP), {
-    method: "POST",
-    body: APP,
-  });
+  res = await post(api);
   const text = await res.text();
   assert(!text.includes("/root/x"), text);
   assertStringIncludes(text, "mypaas: deploy failed: internal error");
@@ -269,21 +258,12 @@ Deno.test("a failed deploy streams a failed marker; bad input a refused one", as
 
 Deno.test("authorized_keys edits apply without a restart", async () => {
   await using api = await makeApi([]);
-  await refused(
-    api,
-    await pushUrl(key, 1_700_000_000, APP),
-    APP,
-    403,
-    "unknown key",
-  );
+  await refusedUpload(api, APP, 403, "unknown key");
   await Deno.writeTextFile(
     `${api.dataDir}/authorized_keys`,
     `${key.publicKey.text}\n`,
   );
-  const res = await api.app.request(await pushUrl(key, 1_700_000_000, APP), {
-    method: "POST",
-    body: APP,
-  });
+  const res = await post(api);
   assertEquals(res.status, 200);
   await res.body?.cancel();
 });
