@@ -47,6 +47,14 @@ async function setup() {
     runtime,
     config,
     first,
+    /** Leaves the marker of a deploy of web from release 1 to 2. */
+    markDeploying: () =>
+      first.deployer.markers.write({
+        service: "web",
+        from: 1,
+        to: 2,
+        startedAt: 0,
+      }),
     /** A fresh daemon on the same engine and data dir (after kill -9). */
     restart: make,
     running() {
@@ -67,12 +75,7 @@ async function setup() {
 Deno.test("recovery finishes a rolling deploy whose new containers are complete and ready", async () => {
   await using t = await setup();
   const ctx = t.first.deployer.ctx;
-  await t.first.deployer.markers.write({
-    service: "web",
-    from: 1,
-    to: 2,
-    startedAt: 0,
-  });
+  await t.markDeploying();
   await startReplica(ctx, spec2, 2, 1, "candidate");
   await t.runtime.stop("web-1-1");
   await startReplica(ctx, spec2, 2, 2, "candidate");
@@ -89,12 +92,7 @@ Deno.test("recovery finishes a rolling deploy whose new containers are complete 
 Deno.test("recovery rolls back a rolling deploy cut off midway", async () => {
   await using t = await setup();
   const ctx = t.first.deployer.ctx;
-  await t.first.deployer.markers.write({
-    service: "web",
-    from: 1,
-    to: 2,
-    startedAt: 0,
-  });
+  await t.markDeploying();
   await startReplica(ctx, spec2, 2, 1, "candidate");
   await t.runtime.stop("web-1-1");
   const d = t.restart();
@@ -122,12 +120,7 @@ Deno.test("recovery rolls back when the new containers never get ready", async (
 
 Deno.test("recovery restarts a recreate deploy's old container stopped before the new one started", async () => {
   await using t = await setup();
-  await t.first.deployer.markers.write({
-    service: "web",
-    from: 1,
-    to: 2,
-    startedAt: 0,
-  });
+  await t.markDeploying();
   await t.runtime.stop("web-1-1");
   await t.runtime.stop("web-1-2");
   const d = t.restart();
