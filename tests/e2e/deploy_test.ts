@@ -5,6 +5,21 @@ import { docker, tryGet } from "./_images.ts";
 
 const MiB = 1024 * 1024;
 
+/** Full IDs of the service's running (`all`: also stopped) containers. */
+async function containerIds(
+  service: string,
+  opts: { all?: boolean } = {},
+): Promise<string[]> {
+  const ps = await docker([
+    "ps",
+    opts.all ? "-aq" : "-q",
+    "--no-trunc",
+    "--filter",
+    `label=mypaas.service=${service}`,
+  ]);
+  return ps.stdout.split("\n").filter(Boolean).sort();
+}
+
 Deno.test("e2e: a scale-2 rolling redeploy replaces containers one by one while one healthy container always answers", async () => {
   await using t = await deployEnv();
   const spec = t.spec({ scale: { strategy: "rolling", replicas: 2 } });
@@ -61,13 +76,7 @@ Deno.test("e2e: a version whose healthcheck never passes fails within its deadli
   const spec = t.spec({ scale: { strategy: "rolling", replicas: 2 } });
   await t.write({ body: "v1" });
   assert((await t.deployer.deploy(spec, t.app, () => {})).ok);
-  const before = (await docker([
-    "ps",
-    "-q",
-    "--no-trunc",
-    "--filter",
-    `label=mypaas.service=${t.service}`,
-  ])).stdout.split("\n").filter(Boolean).sort();
+  const before = await containerIds(t.service);
   await t.write({ body: "v2", health: false });
   const start = Date.now();
   const res = await t.deployer.deploy(spec, t.app, () => {});
@@ -76,23 +85,12 @@ Deno.test("e2e: a version whose healthcheck never passes fails within its deadli
   assertEquals(res.release, 1);
   assert(res.error?.includes("GET /health"), res.error);
   assert(took < 2500 + 5000, `took ${took}ms`);
-  const after = (await docker([
-    "ps",
-    "-q",
-    "--no-trunc",
-    "--filter",
-    `label=mypaas.service=${t.service}`,
-  ])).stdout.split("\n").filter(Boolean).sort();
+  const after = await containerIds(t.service);
   assertEquals(after, before);
   for (const ip of await t.ips()) {
     assertEquals((await tryGet(`http://${ip}/`))?.body, "v1");
   }
-  const all = (await docker([
-    "ps",
-    "-aq",
-    "--filter",
-    `label=mypaas.service=${t.service}`,
-  ])).stdout.split("\n").filter(Boolean);
+  const all = await containerIds(t.service, { all: true });
   assertEquals(all.length, 2, "the failed release's containers are gone");
 });
 
