@@ -10,6 +10,7 @@ import {
   writeKeyFile,
 } from "../lib/keys/mod.ts";
 import { InputError } from "../lib/errors.ts";
+import { runMain } from "./_run_main.ts";
 
 const fixture = JSON.parse(
   await Deno.readTextFile(
@@ -298,25 +299,8 @@ const silent = {
 
 Deno.test("mypaas key-gen --rsa with MYPAAS_KEY_PASSPHRASE writes an encrypted 0600 key that key-get opens", async () => {
   const home = await Deno.makeTempDir({ prefix: "mypaas_keys_" });
-  const cli = async (args: string[], env: Record<string, string> = {}) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "main.ts", ...args],
-      cwd: new URL("../", import.meta.url).pathname,
-      env: {
-        HOME: home,
-        DENO_DIR: Deno.env.get("DENO_DIR") ??
-          `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`,
-        ...env,
-      },
-      stdin: "null",
-    }).output();
-    const dec = new TextDecoder();
-    return {
-      code: out.code,
-      stdout: dec.decode(out.stdout),
-      stderr: dec.decode(out.stderr),
-    };
-  };
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    runMain(args, { HOME: home, ...env });
   try {
     const gen = await cli(["key-gen", "--rsa"], {
       MYPAAS_KEY_PASSPHRASE: "pp",

@@ -8,8 +8,8 @@ import {
   type Malformed,
   SECRETS,
 } from "./spec_cases.ts";
+import { ROOT, runMain } from "./_run_main.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
 const OPTS = { env: SECRETS, home: HOME };
 
 /** A temp dir holding `files`; removed by the returned function. */
@@ -132,26 +132,8 @@ Deno.test("readSpec() refuses function flags for a Dockerfile and a missing comm
 });
 
 /** Runs `deno run -A main.ts ARGS` with HOME and MYPAAS_CONFIG set. */
-async function cli(args: string[], env: Record<string, string> = {}) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}main.ts`, ...args],
-    cwd: ROOT,
-    env: {
-      DENO_DIR: Deno.env.get("DENO_DIR") ??
-        `${Deno.env.get("HOME")}/.cache/deno`,
-      NO_COLOR: "1",
-      HOME,
-      ...env,
-    },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
+function cli(args: string[], env: Record<string, string> = {}) {
+  return runMain(args, { HOME, ...env });
 }
 
 async function withConfig<T>(fn: (config: string) => Promise<T>): Promise<T> {
