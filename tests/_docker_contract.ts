@@ -5,50 +5,15 @@
  * them in tests/docker_fake_test.ts, the real engine in
  * tests/e2e/docker_test.ts.
  */
-import nodeAssert from "node:assert/strict";
 import {
   BuildError,
   type ContainerRuntime,
   type LogLine,
   type RuntimeEvent,
 } from "../lib/docker/mod.ts";
+import { assert, assertEquals, assertRejects } from "./_assert.ts";
 
-/** Throws unless `cond`. */
-export function assert(cond: unknown, msg = "assertion failed"): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-
-/** Deep, strict equality. */
-export function assertEquals<T>(
-  actual: unknown,
-  expected: T,
-  msg?: string,
-): void {
-  nodeAssert.deepStrictEqual(actual, expected, msg);
-}
-
-/** Resolves to the error `fn` rejects with; fails if it resolves. */
-export async function assertRejects<E extends Error = Error>(
-  fn: () => Promise<unknown>,
-  // deno-lint-ignore no-explicit-any
-  cls?: new (...args: any[]) => E,
-  includes?: string,
-): Promise<E> {
-  try {
-    await fn();
-  } catch (err) {
-    if (cls && !(err instanceof cls)) {
-      throw new Error(`expected ${cls.name}, got ${String(err)}`);
-    }
-    if (includes && !(err as Error).message.includes(includes)) {
-      throw new Error(
-        `expected an error with "${includes}", got "${(err as Error).message}"`,
-      );
-    }
-    return err as E;
-  }
-  throw new Error("expected a rejection, but it resolved");
-}
+export { assert, assertEquals, assertRejects };
 
 /** What a contract run needs from its environment. */
 export interface ContractEnv {
