@@ -188,3 +188,27 @@ Deno.test("IsolatePool honours a deployment's own idle timeout (mypaas.idle)", a
     await t.close();
   }
 });
+
+Deno.test("IsolatePool: 64 concurrent requests leave the daemon's file I/O working", async () => {
+  // Deno 2.9's unix-socket fetch client parks a blocking thread per
+  // connection; past ~32 every async file operation hung. Guarded here.
+  const t = await testPool({ concurrency: 64 });
+  try {
+    const a = await t.artifact(
+      `export default { fetch: async () => { await new Promise((r) => setTimeout(r, 50)); return new Response("ok"); } };`,
+    );
+    const statuses = await Promise.all(
+      Array.from({ length: 64 }, () => call(t.pool, a).then((r) => r.status)),
+    );
+    assertEquals(statuses.filter((s) => s !== 200).length, 0);
+    let timer = 0;
+    const hung = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("file I/O hung")), 3000);
+    });
+    const dir = await Promise.race([Deno.makeTempDir(), hung]);
+    clearTimeout(timer);
+    await Deno.remove(dir);
+  } finally {
+    await t.close();
+  }
+});

@@ -18,6 +18,7 @@ import type {
 } from "./worker_process.ts";
 import { maxAssigned, wantedFree } from "./pool_policy.ts";
 import { ProcessSet } from "./process_set.ts";
+import { NotSentError } from "./unix_http.ts";
 import { PoolIsolate } from "./pool_isolate.ts";
 
 export type { PoolIsolate };
@@ -233,9 +234,9 @@ export class IsolatePool {
       // A connection error means the isolate is dead or broken: retire it.
       this.#stopIsolate(iso);
       this.#reconcile();
-      // Not even connected (its process just died): the request never ran,
-      // so a bodiless one may go to another isolate once.
-      if (!retried && req.body === null && /connect/i.test(why)) {
+      // Not even sent (the isolate was already gone): the request never
+      // ran, so it may go to another isolate once.
+      if (!retried && err instanceof NotSentError && !req.bodyUsed) {
         return this.dispatch(target, req, opts, true);
       }
       return new Response("function failed\n", {

@@ -9,6 +9,7 @@
  * throughput of relaying them through the process by postMessage). Stdout
  * carries the process's events (isolate logs and exits).
  */
+import { UnixHttpClient } from "./unix_http.ts";
 
 /** How to start worker processes. */
 export interface WorkerProcessOptions {
@@ -46,8 +47,8 @@ export class WorkerProcess {
   readonly socketDir: string;
   readonly socketPath: string;
   #child: Deno.ChildProcess | null = null;
-  #client: Deno.HttpClient | null = null;
-  readonly #clients = new Map<string, Deno.HttpClient>();
+  #client: UnixHttpClient | null = null;
+  readonly #clients = new Map<string, UnixHttpClient>();
   #stdin: WritableStreamDefaultWriter<Uint8Array> | null = null;
   #exited = false;
   /** Resolves when the process has exited (crash or stop). */
@@ -158,9 +159,7 @@ export class WorkerProcess {
     } finally {
       clearTimeout(timer);
     }
-    this.#client = Deno.createHttpClient({
-      proxy: { transport: "unix", path: this.socketPath },
-    });
+    this.#client = new UnixHttpClient(this.socketPath);
   }
 
   async #readEvents(
@@ -199,11 +198,14 @@ export class WorkerProcess {
     if (!this.#client || this.#exited) {
       throw new Error(`isolate worker process ${this.name} is not running`);
     }
-    const res = await fetch(`http://worker/_mypaas/${call}`, {
-      method: "POST",
-      body: JSON.stringify(body),
-      client: this.#client,
-    });
+    const res = await this.#client.request(
+      "POST",
+      `/_mypaas/${call}`,
+      new Headers({ "content-type": "application/json" }),
+      ReadableStream.from([new TextEncoder().encode(JSON.stringify(body))]),
+      // Bounded: a wedged process must not wedge the pool.
+      AbortSignal.timeout(this.options.loadTimeoutMs + 5000),
+    );
     const out = await res.json() as { error?: string; socket?: string };
     if (!res.ok) {
       throw new Error(out.error ?? `${call} failed with ${res.status}`);
@@ -216,10 +218,7 @@ export class WorkerProcess {
     this.isolates.add(id); // may already be reserved by the pool
     try {
       const { socket } = await this.#control("create", { id });
-      const client = Deno.createHttpClient({
-        proxy: { transport: "unix", path: socket ?? "" },
-      });
-      this.#clients.set(id, client);
+      this.#clients.set(id, new UnixHttpClient(socket ?? ""));
     } catch (err) {
       this.isolates.delete(id);
       throw err;
@@ -257,15 +256,13 @@ export class WorkerProcess {
     const headers = new Headers(req.headers);
     headers.set("x-mypaas-url", req.url);
     headers.set("x-mypaas-remote-addr", remoteAddr);
-    const init: RequestInit & { client: Deno.HttpClient } = {
-      method: req.method,
+    return client.request(
+      req.method,
+      `${url.pathname}${url.search}`,
       headers,
-      client,
-      redirect: "manual",
-    };
-    if (req.body) init.body = req.body;
-    if (signal) init.signal = signal;
-    return fetch(`http://worker${url.pathname}${url.search}`, init);
+      req.body,
+      signal,
+    );
   }
 
   /** Ends the process (closing stdin, then SIGKILL); idempotent, bounded. */
