@@ -201,7 +201,7 @@ Deno.test("IsolatePool: 64 concurrent requests leave the daemon's file I/O worki
       Array.from({ length: 64 }, () => call(t.pool, a).then((r) => r.status)),
     );
     assertEquals(statuses.filter((s) => s !== 200).length, 0);
-    let timer = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const hung = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error("file I/O hung")), 3000);
     });
