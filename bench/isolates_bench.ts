@@ -6,9 +6,13 @@
  *
  * Run alone: `deno run -A bench/isolates_bench.ts`; `bench/run.ts` calls run().
  */
-import { silentLogger } from "../lib/log.ts";
+import { makeLogger, silentLogger } from "../lib/log.ts";
 import { denyNetList } from "../lib/isolates/net_policy.ts";
-import { IsolatePool, type PoolOptions } from "../lib/isolates/pool.ts";
+import {
+  IsolatePool,
+  type PoolOptions,
+  type Target,
+} from "../lib/isolates/pool.ts";
 import { FunctionsPlatform } from "../lib/daemon/functions.ts";
 import { resolveConfig } from "../lib/config/mod.ts";
 
@@ -35,7 +39,9 @@ async function makePool(dir: string, over: Partial<PoolOptions> = {}) {
     concurrency: 64,
     queueTimeoutMs: 10_000,
     hostLoad: () => ({ cpu: 0, mem: 0 }),
-    log: silentLogger,
+    log: Deno.env.get("BENCH_DEBUG")
+      ? makeLogger("bench", "debug")
+      : silentLogger,
     ...over,
     process: {
       denoPath: Deno.execPath(),
@@ -156,7 +162,7 @@ async function density(dir: string, perProcess: number): Promise<void> {
     queueTimeoutMs: 60_000,
   });
   try {
-    const targets = [];
+    const targets: Target[] = [];
     for (let i = 0; i < n; i++) targets.push(await artifact());
     let next = 0;
     await Promise.all(Array.from({ length: 4 }, async () => {
