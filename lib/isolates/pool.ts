@@ -9,72 +9,28 @@
  * replaces crashed processes. Requests that find no isolate wait a bounded
  * time, then get 503.
  */
-import type { Logger } from "../log.ts";
-import type { LoadSource } from "./host_load.ts";
-import type {
-  WorkerEvent,
-  WorkerProcess,
-  WorkerProcessOptions,
-} from "./worker_process.ts";
+import type { WorkerEvent, WorkerProcess } from "./worker_process.ts";
 import { maxAssigned, wantedFree } from "./pool_policy.ts";
 import { ProcessSet } from "./process_set.ts";
 import { NotSentError } from "./unix_http.ts";
+import {
+  PoolBusyError,
+  type PoolOptions,
+  type PoolStats,
+  type Target,
+} from "./pool_types.ts";
 import { PoolIsolate } from "./pool_isolate.ts";
+import { trackBody } from "./track_body.ts";
 
 export type { PoolIsolate };
 
-/** A deployment release the pool can load: its key is `name@release`. */
-export interface Target {
-  key: string;
-  /** file: URL of the artifact (bundle or entry source). */
-  url: string;
-  env: Record<string, string>;
-  /** This deployment's idle timeout (`mypaas.idle`), else the pool's. */
-  idleMs?: number;
-}
-
-/** Pool settings; `[isolates]` of config.toml plus a few internals. */
-export interface PoolOptions {
-  minWorkers: number;
-  maxWorkers: number;
-  freePoolRatio: number;
-  idleTimeoutMs: number;
-  isolatesPerProcess: number;
-  cpuPctTarget: number;
-  memPctTarget: number;
-  wallLimitMs: number;
-  /** Concurrent requests per isolate before a deployment gets another. */
-  concurrency: number;
-  /** Longest a request waits for an isolate before 503. */
-  queueTimeoutMs: number;
-  process: WorkerProcessOptions;
-  hostLoad: LoadSource;
-  log: Logger;
-  /** Console lines of isolates. */
-  onLog?: (line: IsolateLog) => void;
-}
-
-/** One console line of an isolate. */
-export interface IsolateLog {
-  deployment: string;
-  isolate: string;
-  level: string;
-  msg: string;
-  time: number;
-}
-
-/** Counts for tests, benchmarks and status. */
-export interface PoolStats {
-  total: number;
-  free: number;
-  assigned: number;
-  processes: number;
-}
-
-/** No isolate could be had in time (HTTP 503). */
-export class PoolBusyError extends Error {
-  override name = "PoolBusyError";
-}
+export {
+  type IsolateLog,
+  PoolBusyError,
+  type PoolOptions,
+  type PoolStats,
+  type Target,
+} from "./pool_types.ts";
 
 let seq = 0;
 
@@ -198,29 +154,10 @@ export class IsolatePool {
         opts.remoteAddr,
         abort.signal,
       );
-      // A fixed-size body is done when its head is: the isolate is free.
-      // Streams (no length) keep the isolate busy until they end.
-      if (!res.body || res.headers.has("content-length")) {
-        release();
-        clearTimeout(wall);
-        return res;
-      }
-      const done = () => {
+      return trackBody(res, () => iso.touch(), () => {
         clearTimeout(wall);
         release();
-      };
-      const body = res.body.pipeThrough(
-        new TransformStream({
-          transform: (chunk, c) => {
-            iso.touch();
-            c.enqueue(chunk);
-          },
-          flush: done,
-          // A client that goes away cancels the body: the isolate is free.
-          cancel: done,
-        } as Transformer<Uint8Array, Uint8Array>),
-      );
-      return new Response(body, res);
+      });
     } catch (err) {
       clearTimeout(wall);
       release();

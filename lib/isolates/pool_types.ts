@@ -1,0 +1,61 @@
+/**
+ * @module
+ * The isolate pool's public types: what it loads (Target), its settings,
+ * its counts and its one error.
+ */
+import type { Logger } from "../log.ts";
+import type { LoadSource } from "./host_load.ts";
+import type { WorkerProcessOptions } from "./worker_process.ts";
+
+/** A deployment release the pool can load: its key is `name@release`. */
+export interface Target {
+  key: string;
+  /** file: URL of the artifact (bundle or entry source). */
+  url: string;
+  env: Record<string, string>;
+  /** This deployment's idle timeout (`mypaas.idle`), else the pool's. */
+  idleMs?: number;
+}
+
+/** Pool settings; `[isolates]` of config.toml plus a few internals. */
+export interface PoolOptions {
+  minWorkers: number;
+  maxWorkers: number;
+  freePoolRatio: number;
+  idleTimeoutMs: number;
+  isolatesPerProcess: number;
+  cpuPctTarget: number;
+  memPctTarget: number;
+  wallLimitMs: number;
+  /** Concurrent requests per isolate before a deployment gets another. */
+  concurrency: number;
+  /** Longest a request waits for an isolate before 503. */
+  queueTimeoutMs: number;
+  process: WorkerProcessOptions;
+  hostLoad: LoadSource;
+  log: Logger;
+  /** Console lines of isolates. */
+  onLog?: (line: IsolateLog) => void;
+}
+
+/** One console line of an isolate. */
+export interface IsolateLog {
+  deployment: string;
+  isolate: string;
+  level: string;
+  msg: string;
+  time: number;
+}
+
+/** Counts for tests, benchmarks and status. */
+export interface PoolStats {
+  total: number;
+  free: number;
+  assigned: number;
+  processes: number;
+}
+
+/** No isolate could be had in time (HTTP 503). */
+export class PoolBusyError extends Error {
+  override name = "PoolBusyError";
+}
