@@ -188,3 +188,31 @@ Deno.test("ACME challenges on plain HTTP reach the challenge handler, not the re
     await p.stop();
   }
 });
+
+Deno.test("proxy sends x-deno-deploy-id requests to the deploy-id handler whatever their Host", async () => {
+  const p = await startProxy();
+  const web = startBackend("web");
+  try {
+    p.router.setService(spec("web", ["http://a.test/"]));
+    p.router.addUpstream("web", { id: "w1", url: web.url });
+    p.router.setDeployIdHandler((req) =>
+      Promise.resolve(
+        new Response(`fn ${req.headers.get("x-deno-deploy-id")}`),
+      )
+    );
+    const byId = await raw(p.port, {
+      host: "a.test",
+      headers: { "x-deno-deploy-id": "hello" },
+    });
+    assert.equal(byId.body, "fn hello");
+    const other = await raw(p.port, {
+      host: "elsewhere.test",
+      headers: { "x-deno-deploy-id": "hello@2" },
+    });
+    assert.equal(other.body, "fn hello@2");
+    assert.equal((await raw(p.port, { host: "a.test" })).body, "web");
+  } finally {
+    await p.stop();
+    await web.close();
+  }
+});

@@ -11,6 +11,9 @@ import { ControlServer } from "../api/control.ts";
 import { AdminApi } from "../api/admin_api.ts";
 import { ProxyServer, Router } from "../proxy/mod.ts";
 import { DomainWatch } from "../acme/mod.ts";
+import { errorPage } from "../proxy/error_pages.ts";
+
+const notFound = () => errorPage(404);
 
 /** Builds (but does not start) the daemon for a config. */
 export async function buildDaemon(config: ResolvedConfig): Promise<Daemon> {
@@ -54,6 +57,9 @@ export async function buildDaemon(config: ResolvedConfig): Promise<Daemon> {
   containers.attachTraffic(router);
   functions.attachRoutes(router);
   router.setAdminHandler(admin.handler);
+  router.setDeployIdHandler((req, info) =>
+    functions.handleDeployId(req, info) ?? Promise.resolve(notFound())
+  );
   router.setChallengeHandler((req) =>
     Promise.resolve(
       certs.challenges.handle(req) ?? new Response(null, { status: 404 }),

@@ -67,6 +67,10 @@ export function createProxyHandler(
       const admin = router.adminHandler;
       return admin ? await callHandler(admin, req, info) : errorPage(404);
     }
+    const byId = router.deployIdHandler;
+    if (byId && req.headers.has("x-deno-deploy-id")) {
+      return await callFunction(byId, req, info, opts);
+    }
     const route = router.table.lookup(host, path);
     if (!route) return errorPage(404);
     if (route.scheme === "https" && conn.scheme === "http") {

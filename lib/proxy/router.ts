@@ -46,6 +46,7 @@ export class Router implements TrafficControl {
   readonly #signer: StickySigner;
   #admin: HandlerBackend | undefined;
   #challenge: HandlerBackend | undefined;
+  #deployId: HandlerBackend | undefined;
 
   constructor(readonly opts: RouterOptions = {}) {
     this.#signer = new StickySigner(opts.stickySecret);
@@ -64,6 +65,19 @@ export class Router implements TrafficControl {
   /** The ACME HTTP-01 responder (`/.well-known/acme-challenge/*`). */
   get challengeHandler(): HandlerBackend | undefined {
     return this.#challenge;
+  }
+
+  /** The handler of requests that name a function by `x-deno-deploy-id`. */
+  get deployIdHandler(): HandlerBackend | undefined {
+    return this.#deployId;
+  }
+
+  /**
+   * Sets the handler of requests with an `x-deno-deploy-id` header: they
+   * reach that function deployment whatever their Host.
+   */
+  setDeployIdHandler(handler: HandlerBackend | undefined): void {
+    this.#deployId = handler;
   }
 
   /** Sets the handler for `/daemon/*` on the admin domain. */

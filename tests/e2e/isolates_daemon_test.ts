@@ -94,6 +94,18 @@ GREETING = "hi"
     assertEquals(state, "idle");
     assertEquals(await get(), { status: 200, body: "hi from v1 1 /e2e" });
 
+    // By x-deno-deploy-id, whatever the Host (here 127.0.0.1).
+    const byId = await fetch(`http://127.0.0.1:${port}/id`, {
+      headers: { "x-deno-deploy-id": "hello" },
+    });
+    assertEquals(byId.status, 200);
+    assertEquals(await byId.text(), "hi from v1 2 /id");
+    const unknownId = await fetch(`http://127.0.0.1:${port}/id`, {
+      headers: { "x-deno-deploy-id": "nope" },
+    });
+    assertEquals(unknownId.status, 404);
+    await unknownId.body?.cancel();
+
     await client.remove("hello");
     const gone = await get();
     assertEquals(gone?.status, 404);
