@@ -11,6 +11,7 @@ import type { Platform } from "../daemon/platform.ts";
 import { AuthorizedKeys } from "../keys/mod.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { type ApiDeps, type ApiEnv, createApiApp } from "./app.ts";
+import type { FunctionUploads } from "./functions_route.ts";
 
 /** The admin API part. */
 export class AdminApi {
@@ -22,6 +23,7 @@ export class AdminApi {
     config: ResolvedConfig,
     opts: {
       platform: Platform;
+      functions?: FunctionUploads;
       log?: Logger;
       audit?: AuditSink;
       clock?: () => number;
@@ -36,6 +38,7 @@ export class AdminApi {
       audit: opts.audit ?? new AuditLog(paths.audit),
       clock: opts.clock ?? Date.now,
       log,
+      ...(opts.functions ? { functions: opts.functions } : {}),
     };
     this.app = createApiApp(this.#deps);
   }

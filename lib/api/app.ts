@@ -15,6 +15,7 @@ import type { KeyLookup } from "../keys/mod.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import type { AuditSink } from "../audit.ts";
 import { Authenticator, AuthError, type Caller } from "./auth.ts";
+import { type FunctionUploads, registerFunctions } from "./functions_route.ts";
 import { registerOps } from "./ops_routes.ts";
 import { registerPush } from "./push_route.ts";
 
@@ -27,6 +28,8 @@ export interface ApiDeps {
   /** Milliseconds since the epoch. */
   clock: () => number;
   log?: Logger;
+  /** The function side, for `/daemon/functions/NAME`. */
+  functions?: FunctionUploads;
 }
 
 /** Shared by the route files. */
@@ -95,6 +98,7 @@ export function createApiApp(deps: ApiDeps): Hono {
   );
   registerPush(app, ctx);
   registerOps(app, ctx);
+  registerFunctions(app, ctx);
   return app;
 }
 

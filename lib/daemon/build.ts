@@ -48,6 +48,7 @@ export async function buildDaemon(config: ResolvedConfig): Promise<Daemon> {
   const admin = daemon.add(
     new AdminApi(config, {
       platform: containers,
+      functions,
       log: daemon.log.child("api"),
     }),
   );

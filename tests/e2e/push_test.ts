@@ -87,6 +87,8 @@ volume_root = "${dir}/volumes"
 drain_timeout = "200ms"
 [isolates]
 min_workers = 1
+cluster_cpu_pct_target = 1.0
+cluster_memory_pct_target = 1.0
 `,
     );
     // The client's key, made by the CLI in its own HOME.

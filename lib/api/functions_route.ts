@@ -1,0 +1,120 @@
+/**
+ * @module
+ * The serverless seed's function API: `POST /daemon/functions/NAME` with
+ * one source file as the body deploys it (signed like a push: sig1 over the
+ * token, sig2 over the body; settings come from the file's own
+ * `// mypaas.*` comments), `DELETE /daemon/functions/NAME` removes it
+ * (signed like the other operations).
+ */
+import type { Hono } from "hono";
+import type { DeployOptions, DeployResult } from "../daemon/platform.ts";
+import { InputError } from "../errors.ts";
+import type { ApiContext } from "./app.ts";
+import { auditedRun } from "./audited_run.ts";
+import { markerLine, progressResponse } from "./progress_stream.ts";
+import { readCapped } from "./push_route.ts";
+
+/** The function side these routes deploy through. */
+export interface FunctionUploads {
+  deploySingleFile(
+    name: string,
+    source: string,
+    opts: DeployOptions,
+    progress: (line: string) => void,
+  ): Promise<DeployResult>;
+  remove(name: string, actor?: string): Promise<void>;
+}
+
+const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const ENTRY = /^[A-Za-z0-9_-]{1,64}\.(ts|js|mjs|tsx|jsx)$/;
+
+/** Adds the function routes (404 when the daemon has no function side). */
+export function registerFunctions(app: Hono, ctx: ApiContext): void {
+  const functionsOf = () => {
+    const f = ctx.deps.functions;
+    if (!f) {
+      throw new InputError("this daemon does not serve functions", {
+        status: 404,
+      });
+    }
+    return f;
+  };
+
+  app.post("/daemon/functions/:name", async (c) => {
+    const functions = functionsOf();
+    const req = c.req.raw;
+    const url = new URL(req.url);
+    const caller = await ctx.auth.caller(url.searchParams);
+    const body = await readCapped(req, ctx.deps.config.server.maxUpload);
+    await ctx.auth.checkBody(caller, url.searchParams, body);
+    const name = nameParam(c.req.param("name"));
+    const entry = url.searchParams.get("entrypoint") ?? "main.ts";
+    if (!ENTRY.test(entry)) {
+      throw new InputError(
+        `entrypoint must be a file name such as "main.ts", got "${entry}"`,
+      );
+    }
+    let source: string;
+    try {
+      source = new TextDecoder("utf-8", { fatal: true }).decode(body);
+    } catch {
+      throw new InputError("the function source must be UTF-8 text");
+    }
+    if (!source.trim()) throw new InputError("the function source is empty");
+    const actor = caller.fingerprint;
+    const audit = ctx.audit(c);
+    return progressResponse(
+      "deploy",
+      (progress) =>
+        auditedRun(
+          audit,
+          { action: "deploy", actor, service: name },
+          () =>
+            functions.deploySingleFile(
+              name,
+              source,
+              { entrypoint: entry, actor },
+              progress,
+            ),
+        ),
+      (err) =>
+        ctx.log.error(`function ${name}: ${(err as Error).stack ?? err}`),
+    );
+  });
+
+  app.delete("/daemon/functions/:name", async (c) => {
+    const functions = functionsOf();
+    const caller = await ctx.signed(c.req.raw);
+    const name = nameParam(c.req.param("name"));
+    const actor = caller.fingerprint;
+    const audit = ctx.audit(c);
+    try {
+      await functions.remove(name, actor);
+    } catch (err) {
+      await audit.record({
+        action: "remove",
+        actor,
+        service: name,
+        result: "failed",
+        error: (err as Error).message,
+      });
+      throw err;
+    }
+    await audit.record({
+      action: "remove",
+      actor,
+      service: name,
+      result: "ok",
+    });
+    return c.text(`Removed ${name}\n${markerLine("remove", { ok: true })}\n`);
+  });
+}
+
+function nameParam(name: string): string {
+  if (!NAME.test(name)) {
+    throw new InputError(
+      `function name must be lower-case letters, digits and dashes, got "${name}"`,
+    );
+  }
+  return name;
+}
