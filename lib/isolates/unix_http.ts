@@ -25,6 +25,11 @@ class Conn {
     const chunk = new Uint8Array(16384);
     const n = await this.sock.read(chunk);
     if (n === null) return false;
+    if (this.buf.length === 0) {
+      // The common case (a whole answer in one read): no copy.
+      this.buf = chunk.subarray(0, n);
+      return true;
+    }
     const next = new Uint8Array(this.buf.length + n);
     next.set(this.buf);
     next.set(chunk.subarray(0, n), this.buf.length);
