@@ -53,6 +53,10 @@ async function makePool(dir: string, over: Partial<PoolOptions> = {}) {
       memoryLimit: 128 * 2 ** 20,
       cpuLimitMs: 1000,
       loadTimeoutMs: 10_000,
+      // e.g. BENCH_V8_FLAGS=--max-semi-space-size=1 to measure density.
+      v8Flags: (Deno.env.get("BENCH_V8_FLAGS") ?? "").split(",").filter(
+        Boolean,
+      ),
     },
   });
   await pool.start();
