@@ -85,7 +85,23 @@ export function registerServerCtl(server: Command): void {
   withCommon(server.command("deploy <dir>"))
     .description("build and deploy DIR on this host through the running daemon")
     .option("--env <KEY=VALUE>", "extra environment (repeatable)", collect, [])
-    .action(async (dir: string, opts: CommonOpts & { env: string[] }) => {
+    .option(
+      "--domain <domain>",
+      "function: also serve at https://DOMAIN (repeatable)",
+      collect,
+      [],
+    )
+    .option("--entry-point <file>", "function: the entry file")
+    .option("--skip-optimize", "function: deploy the sources, no bundle")
+    .action(async (
+      dir: string,
+      opts: CommonOpts & {
+        env: string[];
+        domain: string[];
+        entryPoint?: string;
+        skipOptimize?: boolean;
+      },
+    ) => {
       let abs: string;
       try {
         abs = await Deno.realPath(dir);
@@ -96,7 +112,12 @@ export function registerServerCtl(server: Command): void {
       try {
         const r = await c.deploy(
           abs,
-          opts.env.length ? { env: opts.env } : {},
+          {
+            ...(opts.env.length ? { env: opts.env } : {}),
+            ...(opts.domain.length ? { domains: opts.domain } : {}),
+            ...(opts.entryPoint ? { entrypoint: opts.entryPoint } : {}),
+            ...(opts.skipOptimize ? { skipOptimize: true } : {}),
+          },
           (l) => console.log(l),
         );
         finish(r, "deploy");

@@ -5,6 +5,9 @@
 import type { ResolvedConfig } from "../config/mod.ts";
 import { createCertificates } from "../acme/mod.ts";
 import { Daemon } from "./daemon.ts";
+import { auditedPlatform } from "./audited_platform.ts";
+import { AuditLog } from "../audit.ts";
+import { dataPaths } from "../config/config.ts";
 import { FunctionsPlatform } from "./functions.ts";
 import { ContainerPlatform, readSpecForDeploy } from "./containers.ts";
 import { ControlServer } from "../api/control.ts";
@@ -86,7 +89,7 @@ export async function buildDaemon(config: ResolvedConfig): Promise<Daemon> {
   daemon.add(
     new ControlServer(
       config.server.controlSocket,
-      containers,
+      auditedPlatform(containers, new AuditLog(dataPaths(config).audit)),
       daemon.log.child("control"),
     ),
   );

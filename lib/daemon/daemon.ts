@@ -98,7 +98,7 @@ export class Daemon {
         if (
           JSON.stringify(merged[key]) !== JSON.stringify(current[section]![key])
         ) {
-          pending.push(`[${section}] ${key}`);
+          pending.push(`[${section}] ${snake(key)}`);
         }
         merged[key] = current[section]![key];
       }
@@ -137,4 +137,9 @@ export class Daemon {
       }
     }
   }
+}
+
+/** `httpPort` -> `http_port`, as config.toml spells it. */
+function snake(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }

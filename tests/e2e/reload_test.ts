@@ -73,7 +73,7 @@ Deno.test("server run reloads config.toml on SIGHUP and on file change, and keep
     await Deno.writeTextFile(file, configText(dir, port + 1, "1M"));
     await until(
       "the restart warning",
-      () => Promise.resolve(daemon.output.includes("[server] httpPort")),
+      () => Promise.resolve(daemon.output.includes("[server] http_port")),
     );
     assertEquals(await post(port), 404);
     assert(child.pid > 0);
