@@ -28,7 +28,6 @@ import {
 import { InputError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { DeploySpec, ServiceSpec } from "../spec/types.ts";
-import { readSpec } from "../spec/mod.ts";
 import type {
   DeploymentStatus,
   DeployOptions,
@@ -268,22 +267,4 @@ async function hasDockerfile(dir: string): Promise<boolean> {
   }
 }
 
-/** The spec reader of the composition root: lib/spec's `readSpec`. */
-export function readSpecForDeploy(
-  config: ResolvedConfig,
-  home: string,
-): ReadSpec {
-  return (dir, opts) =>
-    readSpec(dir, {
-      env: config.env,
-      home,
-      options: {
-        ...(opts.domains ? { domains: opts.domains } : {}),
-        ...(opts.env ? { env: opts.env } : {}),
-        ...(opts.skipOptimize !== undefined
-          ? { skipOptimize: opts.skipOptimize }
-          : {}),
-        ...(opts.entrypoint ? { entrypoint: opts.entrypoint } : {}),
-      },
-    });
-}
+export { readSpecForDeploy } from "./read_spec.ts";

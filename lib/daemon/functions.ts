@@ -19,7 +19,8 @@ import {
 } from "../functions/deployments.ts";
 import { formatLogLine, LogStore } from "../functions/log_store.ts";
 import { ReleaseStore } from "../functions/releases.ts";
-import { readSpec, sanitizeName } from "../spec/mod.ts";
+import { sanitizeName } from "../spec/mod.ts";
+import { readSpecForDeploy } from "./read_spec.ts";
 import {
   findDeno,
   HostLoad,
@@ -217,18 +218,10 @@ export class FunctionsPlatform implements Platform {
   }
 
   #readSpec: ReadFunctionSpec = async (dir, opts) => {
-    const spec = await readSpec(dir, {
-      env: this.config.env,
-      home: this.options.home ?? "/",
-      options: {
-        ...(opts.domains ? { domains: opts.domains } : {}),
-        ...(opts.env ? { env: opts.env } : {}),
-        ...(opts.skipOptimize !== undefined
-          ? { skipOptimize: opts.skipOptimize }
-          : {}),
-        ...(opts.entrypoint ? { entrypoint: opts.entrypoint } : {}),
-      },
-    });
+    const spec = await readSpecForDeploy(
+      this.config,
+      this.options.home ?? "/",
+    )(dir, opts);
     if (spec.kind !== "function") {
       throw new InputError(
         `${dir} has a Dockerfile: it is a container service, not a function`,
