@@ -7,10 +7,8 @@
 import { ControlClient } from "../../lib/api/control_client.ts";
 import { assert, assertEquals } from "../isolates_assert.ts";
 import { fixtureCopy } from "../functions_helpers.ts";
-import { freePort } from "./acme_pebble_harness.ts";
+import { DaemonProcess, freePort } from "./_daemon.ts";
 import { getWithHost } from "./_images.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
 
 Deno.test("daemon: a deployed function answers at its domain, after an idle shutdown too, until removed", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mypaas-iso-e2e-" });
@@ -36,45 +34,18 @@ cluster_memory_pct_target = 1.0
 GREETING = "hi"
 `,
   );
-  const logs: string[] = [];
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "main.ts",
-      "server",
-      "run",
-      "--config",
-      `${dir}/config.toml`,
-    ],
-    cwd: ROOT,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of child.stderr) logs.push(dec.decode(chunk));
-  })().catch(() => {});
+  const daemon = new DaemonProcess(`${dir}/config.toml`);
+  daemon.start();
   const client = new ControlClient(socket);
   const app = await fixtureCopy("hello");
   try {
-    const end = Date.now() + 60_000;
-    for (;;) {
-      try {
-        await client.list();
-        break;
-      } catch (err) {
-        if (Date.now() > end) {
-          throw new Error(
-            `the daemon did not answer: ${err}\n${logs.join("")}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    await daemon.waitFor("the daemon", async () => {
+      await client.list();
+      return true;
+    });
     const lines: string[] = [];
     const r = await client.deploy(app, {}, (l) => lines.push(l));
-    assert(r.ok, `${r.error}\n${lines.join("\n")}\n${logs.join("")}`);
+    assert(r.ok, `${r.error}\n${lines.join("\n")}\n${daemon.output}`);
     assertEquals([r.kind, r.service, r.release], ["function", "hello", 1]);
 
     const get = () => getWithHost(port, "hello.fn.test", "/e2e", 5000);
@@ -111,10 +82,7 @@ GREETING = "hi"
     assertEquals(gone?.status, 404);
   } finally {
     client.close();
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
-    await child.status;
+    await daemon.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     await Deno.remove(app, { recursive: true }).catch(() => {});
   }
