@@ -19,7 +19,11 @@ export class DaemonProcess implements AsyncDisposable {
   readonly logs: string[] = [];
   #child: Deno.ChildProcess | null = null;
 
-  constructor(readonly configFile: string) {}
+  /** `env` is added to the daemon's own environment (DENO_DIR is set). */
+  constructor(
+    readonly configFile: string,
+    readonly env: Record<string, string> = {},
+  ) {}
 
   /** The stderr of all runs so far, as one string. */
   get output(): string {
@@ -45,7 +49,7 @@ export class DaemonProcess implements AsyncDisposable {
         this.configFile,
       ],
       cwd: ROOT,
-      env: { DENO_DIR },
+      env: { ...this.env, DENO_DIR },
       stdin: "null",
       stdout: "null",
       stderr: "piped",
