@@ -90,6 +90,8 @@ export function testConfig(
       maxHeader: 16 * 1024,
       upstreamTimeout: 5000,
       clientTimeout: 5000,
+      headerTimeout: 15000,
+      keepaliveTimeout: 75000,
       drainTimeout: 5000,
       unavailableWait: 1000,
       ...proxy,

@@ -36,6 +36,8 @@ export interface ResolvedConfig {
     maxHeader: number;
     upstreamTimeout: number;
     clientTimeout: number;
+    headerTimeout: number;
+    keepaliveTimeout: number;
     drainTimeout: number;
     unavailableWait: number;
   };

@@ -147,6 +147,8 @@ export function resolveConfig(
       maxHeader: p.max_header as number,
       upstreamTimeout: p.upstream_timeout as number,
       clientTimeout: p.client_timeout as number,
+      headerTimeout: p.header_timeout as number,
+      keepaliveTimeout: p.keepalive_timeout as number,
       drainTimeout: p.drain_timeout as number,
       unavailableWait: p.unavailable_wait as number,
     },

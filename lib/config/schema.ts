@@ -135,6 +135,18 @@ export const SCHEMA = {
       default: "30s",
       doc: "longest a slow client may take to send its request (408)",
     },
+    header_timeout: {
+      type: "duration",
+      default: "15s",
+      doc:
+        "close a connection that sends no complete request head in this time",
+    },
+    keepalive_timeout: {
+      type: "duration",
+      default: "75s",
+      doc:
+        "close a keep-alive connection with no request and no reply this long",
+    },
     drain_timeout: {
       type: "duration",
       default: "30s",

@@ -12,6 +12,7 @@ import type { Router } from "./router.ts";
 import { fetchSend, h1Send, type UpstreamSend } from "./forward.ts";
 import { H1Client } from "./h1_client.ts";
 import { type CertSource, serveTls, type TlsServer } from "./tls_server.ts";
+import { ConnGuard, connKey, type SsRunner } from "./conn_guard.ts";
 
 /** Options of the proxy part. */
 export interface ProxyServerOptions {
@@ -30,6 +31,8 @@ export interface ProxyServerOptions {
    * Host, least CPU) or "fetch" (Deno.createHttpClient pool).
    */
   upstreamClient?: "h1" | "fetch";
+  /** Runs `ss` for the connection guard (tests inject failures). */
+  ss?: SsRunner;
 }
 
 /** The HTTP and HTTPS listeners of the proxy. */
@@ -45,10 +48,21 @@ export class ProxyServer {
   #makeHandler:
     | ((config: Pick<ResolvedConfig, "server" | "proxy">) => ProxyHandler)
     | undefined;
+  /** Header and keep-alive timeouts of the listeners' connections. */
+  readonly guard: ConnGuard;
 
   constructor(opts: ProxyServerOptions) {
     this.#opts = opts;
     this.#log = opts.log ?? silentLogger;
+    this.guard = new ConnGuard({
+      timeouts: opts.config.proxy,
+      ports: () =>
+        [this.#http?.addr.port, this.#https?.addr.port].filter(
+          (p): p is number => p !== undefined,
+        ),
+      log: this.#log,
+      ...(opts.ss ? { ss: opts.ss } : {}),
+    });
   }
 
   /** Bound address of the HTTP listener, once started. */
@@ -116,14 +130,11 @@ export class ProxyServer {
             onListen() {},
             onError,
           },
-          (req, info) =>
-            this.#handler!(req, {
-              remoteAddr: info.remoteAddr,
-              scheme: "http",
-            }),
+          (req, info) => this.#serve(req, info.remoteAddr, "http"),
         );
         this.#log.info(`http on ${bind}:${this.#http.addr.port}`);
       }
+      this.guard.start();
     } catch (err) {
       await this.stop();
       throw err;
@@ -137,7 +148,28 @@ export class ProxyServer {
    */
   reload(config: Pick<ResolvedConfig, "server" | "proxy">): Promise<void> {
     if (this.#makeHandler) this.#handler = this.#makeHandler(config);
+    this.guard.setTimeouts(config.proxy);
     return Promise.resolve();
+  }
+
+  /** Runs the handler, telling the guard the connection is in use. */
+  async #serve(
+    req: Request,
+    remoteAddr: Deno.NetAddr,
+    scheme: "http" | "https",
+  ): Promise<Response> {
+    const local = scheme === "http" ? this.#http : this.#https;
+    const entry = this.guard.begin(
+      connKey(remoteAddr.hostname, remoteAddr.port, local?.addr.port ?? 0),
+    );
+    let status = 0;
+    try {
+      const res = await this.#handler!(req, { remoteAddr, scheme });
+      status = res.status;
+      return res;
+    } finally {
+      this.guard.end(entry, status);
+    }
   }
 
   /**
@@ -145,6 +177,7 @@ export class ProxyServer {
    * timeout); idempotent.
    */
   async stop(): Promise<void> {
+    this.guard.stop();
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     const http = this.#http;
@@ -174,11 +207,7 @@ export class ProxyServer {
   ): TlsServer {
     return serveTls(
       { hostname: bind, port, certs, onError, reusePort },
-      (req, info) =>
-        this.#handler!(req, {
-          remoteAddr: info.remoteAddr as Deno.NetAddr,
-          scheme: "https",
-        }),
+      (req, info) => this.#serve(req, info.remoteAddr as Deno.NetAddr, "https"),
     );
   }
 
