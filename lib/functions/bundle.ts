@@ -3,9 +3,13 @@
  * Deploy-time optimisation of a function: `deno bundle` folds the module
  * graph (npm and remote imports included) into one ES module, stored
  * content-addressed (sha256) under the bundles dir, so a cold start reads one
- * local file and resolves nothing. Runs `deno` as a subprocess: in a compiled
- * mypaas binary `Deno.execPath()` is mypaas itself, so the caller passes the
- * deno binary to use.
+ * local file and resolves nothing. Remote imports may come from any host
+ * (`--allow-import`; without it `deno bundle` takes only deno.land, jsr.io,
+ * esm.sh and a few others), over TLS trusting the system roots plus
+ * `DENO_CERT` of the daemon's environment, which the bundler inherits. The
+ * isolates themselves import nothing at run time. Runs `deno` as a
+ * subprocess: in a compiled mypaas binary `Deno.execPath()` is mypaas itself,
+ * so the caller passes the deno binary to use.
  */
 
 /** A stored artifact. */
@@ -66,6 +70,7 @@ export async function bundleFunction(opts: {
       args: [
         "bundle",
         "--quiet",
+        "--allow-import",
         "--platform",
         "deno",
         "--no-check",
