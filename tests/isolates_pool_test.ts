@@ -99,6 +99,8 @@ Deno.test("IsolatePool replaces a crashed worker process; in-flight gets 502", a
     await iso!.ready;
     iso!.proc.kill();
     assertEquals((await pending).status, 502);
+    assertEquals(t.pool.restarts(slow.key), 1);
+    assertEquals(t.pool.restarts(fast.key), 0);
     assertEquals(await call(t.pool, fast), { status: 200, text: "2" });
     assertEquals((await call(t.pool, slow, "/")).status, 200);
   } finally {
@@ -208,6 +210,37 @@ Deno.test("IsolatePool: 64 concurrent requests leave the daemon's file I/O worki
     const dir = await Promise.race([Deno.makeTempDir(), hung]);
     clearTimeout(timer);
     await Deno.remove(dir);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("IsolatePool counts abnormal isolate exits per deployment, not idle stops or retires", async () => {
+  const t = await testPool({ idleTimeoutMs: 300, isolatesPerProcess: 1 });
+  try {
+    const spin = await t.artifact(
+      `export default { fetch: (req) => {
+        if (new URL(req.url).pathname === "/spin") for (;;) {}
+        return new Response("ok");
+      } };`,
+    );
+    const calm = await t.artifact(COUNTER);
+    for (let n = 1; n <= 2; n++) {
+      assertEquals((await call(t.pool, spin)).status, 200);
+      assertEquals((await call(t.pool, spin, "/spin")).status, 500);
+      assertEquals(t.pool.restarts(spin.key), n);
+    }
+    // An idle stop and a retire are not restarts.
+    assertEquals((await call(t.pool, calm)).status, 200);
+    const deadline = Date.now() + 5000;
+    while (t.pool.isolates(calm.key).length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assertEquals(t.pool.isolates(calm.key).length, 0);
+    assertEquals((await call(t.pool, calm)).status, 200);
+    t.pool.retire(calm.key);
+    assertEquals(t.pool.restarts(calm.key), 0);
+    assertEquals(t.pool.restarts(spin.key), 2);
   } finally {
     await t.close();
   }

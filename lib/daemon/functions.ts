@@ -264,16 +264,19 @@ export class FunctionsPlatform implements Platform {
     const out: DeploymentStatus[] = [];
     for (const r of this.deployments.current()) {
       const isolates = this.pool.isolates(releaseKey(r));
+      // A failed isolate is replaced, not restarted: the release's count
+      // goes on its first isolate, so a sum over instances is right.
+      const restarts = this.pool.restarts(releaseKey(r));
       out.push({
         service: r.name,
         kind: "function",
         release: r.release,
         urls: r.urls.map((u) => u.url),
         state: isolates.length ? "running" : "idle",
-        instances: isolates.map((i) => ({
+        instances: isolates.map((i, n) => ({
           id: i.instanceId ? `${i.id} (${i.instanceId})` : i.id,
           state: i.state,
-          restarts: 0,
+          restarts: n === 0 ? restarts : 0,
         })),
         releases: [],
       });

@@ -48,6 +48,8 @@ export class IsolatePool {
   #hot = false;
   /** Requests waiting for an isolate. */
   #waiting = 0;
+  /** Abnormal isolate exits by deployment key (not idle stops or retires). */
+  readonly #restarts = new Map<string, number>();
 
   constructor(readonly options: PoolOptions) {
     this.#procs = new ProcessSet(options.process, options.isolatesPerProcess, {
@@ -104,6 +106,14 @@ export class IsolatePool {
     return [...this.#isolates.values()].filter((i) =>
       key === undefined || i.deployment === key
     );
+  }
+
+  /**
+   * How often isolates of a deployment key ended abnormally: CPU budget,
+   * memory cap, uncaught error, worker process crash, a broken connection.
+   */
+  restarts(key: string): number {
+    return this.#restarts.get(key) ?? 0;
   }
 
   /** The worker processes (tests crash one on purpose). */
@@ -169,6 +179,7 @@ export class IsolatePool {
         : (err as Error).message;
       this.options.log.warn(`isolate ${iso.id} of ${target.key}: ${why}`);
       // A connection error means the isolate is dead or broken: retire it.
+      this.#failed(iso);
       this.#stopIsolate(iso);
       this.#reconcile();
       // Not even sent (the isolate was already gone): the request never
@@ -375,6 +386,7 @@ export class IsolatePool {
       this.options.log.warn(
         `isolate ${e.id} of ${iso.deployment}: ${e.reason}`,
       );
+      this.#failed(iso);
       iso.kill(e.reason);
       this.#isolates.delete(e.id);
       this.#procs.dropIfEmpty(proc);
@@ -390,12 +402,20 @@ export class IsolatePool {
     );
     for (const iso of [...this.#isolates.values()]) {
       if (iso.proc === proc) {
+        this.#failed(iso);
         iso.kill(`worker process exited with code ${code}`);
         this.#isolates.delete(iso.id);
       }
     }
     this.#reconcile();
     this.#wake();
+  }
+
+  /** Counts an abnormal exit of an assigned isolate, once. */
+  #failed(iso: PoolIsolate): void {
+    if (iso.failed || iso.deployment === null) return;
+    iso.failed = true;
+    this.#restarts.set(iso.deployment, this.restarts(iso.deployment) + 1);
   }
 
   #wake(): void {

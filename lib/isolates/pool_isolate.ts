@@ -27,6 +27,8 @@ export class PoolIsolate {
   retired = false;
   served = 0;
   lastActivity = Date.now();
+  /** Counted once as an abnormal exit (CPU, memory, crash). */
+  failed = false;
   /** Aborts of the requests in flight (fired when the isolate dies). */
   readonly requests = new Set<AbortController>();
   /** Aborted (with the reason) when the isolate dies or is stopped. */
