@@ -1,5 +1,7 @@
 import { assert, assertEquals, assertNotEquals } from "./isolates_assert.ts";
 import { call, testPool } from "./isolates_helpers.ts";
+import { denyNetList } from "../lib/isolates/net_policy.ts";
+import type { PoolOptions } from "../lib/isolates/pool.ts";
 
 const COUNTER = `let n = 0;
 export default { fetch: () => new Response(String(++n)) };`;
@@ -243,5 +245,87 @@ Deno.test("IsolatePool counts abnormal isolate exits per deployment, not idle st
     assertEquals(t.pool.restarts(spin.key), 2);
   } finally {
     await t.close();
+  }
+});
+
+Deno.test("IsolatePool counts outbound fetches as activity for idle shutdown", async () => {
+  let polls = 0, chunks = 0;
+  // A loopback upstream: /poll answers after 250 ms (a long poll), /stream
+  // sends a chunk every 100 ms for 1.5 s.
+  const upstream = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => {
+      if (new URL(req.url).pathname === "/poll") {
+        await new Promise((r) => setTimeout(r, 250));
+        polls++;
+        return new Response("ok");
+      }
+      let n = 0;
+      let timer: ReturnType<typeof setInterval>;
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          start(c) {
+            timer = setInterval(() => {
+              chunks++;
+              c.enqueue(new TextEncoder().encode("x"));
+              if (++n === 15) {
+                clearInterval(timer);
+                c.close();
+              }
+            }, 100);
+          },
+          cancel: () => clearInterval(timer),
+        }),
+      );
+    },
+  );
+  const base = `http://127.0.0.1:${upstream.addr.port}`;
+  const t = await testPool({
+    idleTimeoutMs: 300,
+    process: { denyNet: denyNetList(["127.0.0.1/32"]) } as PoolOptions[
+      "process"
+    ],
+  });
+  try {
+    // Each answers at once and keeps working outward in the background.
+    const poller = await t.artifact(
+      `export default { fetch() {
+        (async () => { for (let i = 0; i < 6; i++) await (await fetch("${base}/poll")).text(); })();
+        return new Response("polling");
+      } };`,
+    );
+    const streamer = await t.artifact(
+      `export default { fetch() {
+        (async () => { for await (const _ of (await fetch("${base}/stream")).body) {} })();
+        return new Response("streaming");
+      } };`,
+    );
+    const quiet = await t.artifact(COUNTER);
+    assertEquals((await call(t.pool, poller)).status, 200);
+    assertEquals((await call(t.pool, streamer)).status, 200);
+    assertEquals((await call(t.pool, quiet)).status, 200);
+    const ids = [poller, streamer].map((d) => t.pool.isolates(d.key)[0]?.id);
+    const start = Date.now();
+    while (Date.now() - start < 1200) {
+      await new Promise((r) => setTimeout(r, 50));
+      for (const [i, d] of [poller, streamer].entries()) {
+        assertEquals(t.pool.isolates(d.key)[0]?.id, ids[i]);
+      }
+    }
+    // The quiet one was stopped meanwhile; the busy ones really were busy.
+    assertEquals(t.pool.isolates(quiet.key).length, 0);
+    assert(polls >= 4, `only ${polls} polls`);
+    assert(chunks >= 10, `only ${chunks} chunks`);
+    // Once their outbound work ends they go idle and are stopped too.
+    const deadline = Date.now() + 5000;
+    while (
+      (t.pool.isolates(poller.key).length ||
+        t.pool.isolates(streamer.key).length) && Date.now() < deadline
+    ) await new Promise((r) => setTimeout(r, 50));
+    assertEquals(t.pool.isolates(poller.key).length, 0);
+    assertEquals(t.pool.isolates(streamer.key).length, 0);
+  } finally {
+    await t.close();
+    await upstream.shutdown();
   }
 });

@@ -374,7 +374,8 @@ export class IsolatePool {
 
   #onEvent(proc: WorkerProcess, e: WorkerEvent): void {
     const iso = this.#isolates.get(e.id);
-    if (e.ev === "log") {
+    if (e.ev === "active") iso?.touch();
+    else if (e.ev === "log") {
       this.options.onLog?.({
         deployment: iso?.deployment ?? "",
         isolate: e.id,

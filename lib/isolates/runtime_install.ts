@@ -6,7 +6,12 @@
  * writes it out under its data dir at start and the processes run that copy.
  */
 
-const FILES = ["process_main.ts", "isolate_main.ts", "net_guard.ts"];
+const FILES = [
+  "process_main.ts",
+  "isolate_main.ts",
+  "net_guard.ts",
+  "outbound.ts",
+];
 
 /** Writes the runtime files into `dir` (created); returns `dir`. */
 export async function installRuntime(dir: string): Promise<string> {

@@ -36,6 +36,8 @@ export interface WorkerProcessOptions {
 /** Something that happened inside a worker process. */
 export type WorkerEvent =
   | { ev: "log"; id: string; level: string; msg: string }
+  /** The isolate's outbound fetches moved (activity for idle shutdown). */
+  | { ev: "active"; id: string }
   | { ev: "exit"; id: string; reason: string };
 
 let counter = 0;
@@ -180,7 +182,9 @@ export class WorkerProcess {
           continue;
         }
         if (event.ev === "ready") ready();
-        else if (event.ev === "log" || event.ev === "exit") {
+        else if (
+          event.ev === "log" || event.ev === "exit" || event.ev === "active"
+        ) {
           if (event.ev === "exit") {
             this.isolates.delete(String(event.id));
             this.forget(String(event.id));

@@ -15,6 +15,7 @@
  */
 
 import { installNetGuard } from "./net_guard.ts";
+import { trackOutbound } from "./outbound.ts";
 
 type Handler = (req: Request, info: unknown) => Response | Promise<Response>;
 
@@ -30,6 +31,8 @@ type InMsg = LoadMsg | PingMsg;
 
 let port: MessagePort | null = null;
 let handler: Handler | null = null;
+/** Whether outbound fetches moved since the last pong (none before load). */
+let outboundMoved = () => false;
 
 function post(msg: unknown, transfer: Transferable[] = []): void {
   port?.postMessage(msg, transfer);
@@ -63,6 +66,7 @@ Object.assign(globalThis.console, fakeConsole);
 
 function shimDeno(env: Record<string, string>): void {
   installNetGuard();
+  outboundMoved = trackOutbound();
   // A nested Worker would run on a thread the CPU watchdog does not see.
   Object.defineProperty(globalThis, "Worker", {
     value: class {
@@ -172,9 +176,13 @@ async function listen(path: string): Promise<void> {
   await Deno.permissions.revoke({ name: "write" });
 }
 
+const PONG = { type: "pong" };
+// Outbound traffic since the last ping: the host reports it as activity.
+const OUT_PONG = { type: "pong", out: true };
+
 function onPortMessage(e: MessageEvent<InMsg>): void {
   const msg = e.data;
-  if (msg.type === "ping") post({ type: "pong" });
+  if (msg.type === "ping") post(outboundMoved() ? OUT_PONG : PONG);
   else if (msg.type === "load") void load(msg);
 }
 

@@ -6,7 +6,8 @@
  * socket in this process's socket dir, so requests never pass through this
  * module; it answers the daemon's control calls (`/_mypaas/{create,load,
  * stop}` on `control.sock`), watches isolates for stuck CPU, and writes
- * isolate console output and exits to stdout as JSON lines. Exits when stdin
+ * isolate console output, outbound activity and exits to stdout as JSON
+ * lines. Exits when stdin
  * closes (the daemon went away). Imports nothing of the daemon.
  *
  * Usage: process_main.ts SOCKET_DIR OPTIONS_JSON
@@ -28,7 +29,12 @@ interface Isolate {
   lastPong: number;
   loaded: ((r: { ok: boolean; error?: string }) => void) | null;
   dead: boolean;
+  /** When outbound activity was last reported to the daemon. */
+  activeSent: number;
 }
+
+/** Outbound activity is reported at most this often per isolate. */
+const ACTIVE_EVERY_MS = 100;
 
 const [socketDir, optionsJson] = Deno.args;
 if (!socketDir || !optionsJson) {
@@ -95,6 +101,7 @@ function create(id: string): Promise<void> {
     lastPong: Date.now(),
     loaded: null,
     dead: false,
+    activeSent: 0,
   };
   isolates.set(id, iso);
   const { promise, resolve, reject } = Promise.withResolvers<void>();
@@ -106,7 +113,13 @@ function create(id: string): Promise<void> {
   iso.port.onmessage = (e: MessageEvent) => {
     const msg = e.data;
     iso.lastPong = Date.now();
-    if (msg.type === "standby") resolve();
+    if (msg.type === "pong") {
+      // Outbound fetches keep an isolate from being stopped as idle.
+      if (msg.out && iso.lastPong - iso.activeSent >= ACTIVE_EVERY_MS) {
+        iso.activeSent = iso.lastPong;
+        emit({ ev: "active", id });
+      }
+    } else if (msg.type === "standby") resolve();
     else if (msg.type === "failed") {
       reject(new Error(msg.error));
       kill(iso, `boot failed: ${msg.error}`);
