@@ -188,7 +188,7 @@ export class IsolatePool {
         return this.dispatch(target, req, opts, true);
       }
       return new Response("function failed\n", {
-        status: /CPU budget/.test(why) ? 500 : 502,
+        status: /CPU budget|memory cap/.test(why) ? 500 : 502,
       });
     }
   }

@@ -3,8 +3,8 @@
  * The daemon's handle on one isolate-worker process: spawns
  * `deno run runtime/process_main.ts` with narrowed flags (no --allow-run,
  * --allow-ffi or --allow-env; reads only of the runtime and artifact dirs;
- * writes only in its own socket dir; net minus the denied ranges; a V8 heap
- * cap per isolate). Control calls go over the process's `control.sock`;
+ * writes only in its own socket dir; net minus the denied ranges; a memory
+ * cap per isolate, with V8's heap limit as a backstop above it). Control calls go over the process's `control.sock`;
  * requests go straight to each isolate's own socket (measured: about 4x the
  * throughput of relaying them through the process by postMessage). Stdout
  * carries the process's events (isolate logs and exits).
@@ -23,7 +23,7 @@ export interface WorkerProcessOptions {
   readPaths: string[];
   /** Entries for --deny-net (CIDRs and hosts). */
   denyNet: string[];
-  /** Heap cap of each isolate, bytes. */
+  /** Memory cap (JS heap + external buffers) of each isolate, bytes. */
   memoryLimit: number;
   cpuLimitMs: number;
   loadTimeoutMs: number;
@@ -83,6 +83,9 @@ export class WorkerProcess {
   args(): string[] {
     const o = this.options;
     const heapMb = Math.max(16, Math.ceil(o.memoryLimit / 2 ** 20));
+    // V8's own limit (fatal for the whole process) is only a backstop above
+    // the cap: process_main.ts stops an isolate over the cap on its own.
+    const backstopMb = heapMb + Math.max(32, Math.ceil(heapMb / 2));
     const args = [
       "run",
       "--no-prompt",
@@ -92,7 +95,12 @@ export class WorkerProcess {
       `--allow-read=${[o.runtimeDir, ...o.readPaths, this.socketDir]}`,
       `--allow-write=${this.socketDir}`,
       "--allow-net",
-      `--v8-flags=${[`--max-old-space-size=${heapMb}`, ...(o.v8Flags ?? [])]}`,
+      `--v8-flags=${[
+        `--max-old-space-size=${backstopMb}`,
+        // lets an isolate collect garbage before it reports being over
+        "--expose-gc-as=__mypaas_gc",
+        ...(o.v8Flags ?? []),
+      ]}`,
     ];
     if (o.denyNet.length) args.push(`--deny-net=${o.denyNet.join(",")}`);
     args.push(
@@ -100,6 +108,7 @@ export class WorkerProcess {
       this.socketDir,
       JSON.stringify({
         cpuLimitMs: o.cpuLimitMs,
+        memoryLimit: o.memoryLimit,
         readPaths: o.readPaths,
         loadTimeoutMs: o.loadTimeoutMs,
       }),

@@ -33,6 +33,21 @@ let port: MessagePort | null = null;
 let handler: Handler | null = null;
 /** Whether outbound fetches moved since the last pong (none before load). */
 let outboundMoved = () => false;
+/** This isolate's memory cap (heap + external bytes), from the host. */
+let memoryCap = Infinity;
+// A full GC on demand (V8 flag --expose-gc-as): garbage is not "over".
+const collect = (globalThis as Record<string, unknown>).__mypaas_gc as
+  | (() => void)
+  | undefined;
+
+/** Bytes in use when over the cap after a full GC, else 0. */
+function memoryOver(): number {
+  let m = Deno.memoryUsage();
+  if (m.heapUsed + m.external <= memoryCap) return 0;
+  collect?.();
+  m = Deno.memoryUsage();
+  return m.heapUsed + m.external > memoryCap ? m.heapUsed + m.external : 0;
+}
 
 function post(msg: unknown, transfer: Transferable[] = []): void {
   port?.postMessage(msg, transfer);
@@ -180,9 +195,16 @@ const PONG = { type: "pong" };
 // Outbound traffic since the last ping: the host reports it as activity.
 const OUT_PONG = { type: "pong", out: true };
 
+/** A pong; it carries the memory in use when over the cap (the host stops us). */
+function pong(): void {
+  const mem = memoryOver();
+  if (mem) post({ type: "pong", mem });
+  else post(outboundMoved() ? OUT_PONG : PONG);
+}
+
 function onPortMessage(e: MessageEvent<InMsg>): void {
   const msg = e.data;
-  if (msg.type === "ping") post(outboundMoved() ? OUT_PONG : PONG);
+  if (msg.type === "ping") pong();
   else if (msg.type === "load") void load(msg);
 }
 
@@ -192,6 +214,7 @@ const scope = globalThis as unknown as {
 scope.onmessage = async (e: MessageEvent) => {
   if (port || !(e.data?.port instanceof MessagePort)) return;
   port = e.data.port as MessagePort;
+  if (typeof e.data.memoryCap === "number") memoryCap = e.data.memoryCap;
   port.onmessage = onPortMessage;
   scope.onmessage = null;
   try {

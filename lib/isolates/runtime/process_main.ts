@@ -5,7 +5,8 @@
  * Workers with narrowed permissions. Each isolate serves HTTP on its own Unix
  * socket in this process's socket dir, so requests never pass through this
  * module; it answers the daemon's control calls (`/_mypaas/{create,load,
- * stop}` on `control.sock`), watches isolates for stuck CPU, and writes
+ * stop}` on `control.sock`), stops isolates stuck in CPU or over their
+ * memory cap (each checks its own on a ping, see isolate_main.ts), and writes
  * isolate console output, outbound activity and exits to stdout as JSON
  * lines. Exits when stdin
  * closes (the daemon went away). Imports nothing of the daemon.
@@ -16,6 +17,8 @@
 interface Options {
   /** Longest an isolate may go without answering a ping (stuck CPU). */
   cpuLimitMs: number;
+  /** Memory cap of each isolate (heap + external), bytes. */
+  memoryLimit: number;
   /** Paths a standby isolate may read (artifacts); revoked after load. */
   readPaths: string[];
   /** Longest the top-level code of a deployment may take to load. */
@@ -114,6 +117,10 @@ function create(id: string): Promise<void> {
     const msg = e.data;
     iso.lastPong = Date.now();
     if (msg.type === "pong") {
+      if (msg.mem) {
+        const mib = Math.round(options.memoryLimit / 2 ** 20);
+        return kill(iso, `exceeded its memory cap of ${mib} MiB`);
+      }
       // Outbound fetches keep an isolate from being stopped as idle.
       if (msg.out && iso.lastPong - iso.activeSent >= ACTIVE_EVERY_MS) {
         iso.activeSent = iso.lastPong;
@@ -130,7 +137,10 @@ function create(id: string): Promise<void> {
       iso.loaded = null;
     }
   };
-  worker.postMessage({ port: channel.port2, socket }, [channel.port2]);
+  worker.postMessage(
+    { port: channel.port2, socket, memoryCap: options.memoryLimit },
+    [channel.port2],
+  );
   return promise;
 }
 
