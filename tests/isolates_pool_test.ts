@@ -329,3 +329,45 @@ Deno.test("IsolatePool counts outbound fetches as activity for idle shutdown", a
     await upstream.shutdown();
   }
 });
+
+Deno.test("IsolatePool drains a process whose isolate blew its CPU budget; the neighbour keeps answering", async () => {
+  const t = await testPool({ isolatesPerProcess: 4, maxWorkers: 4 });
+  try {
+    const spin = await t.artifact(
+      `export default { fetch: (req) => {
+        if (new URL(req.url).pathname === "/spin") for (;;) {}
+        return new Response("ok");
+      } };`,
+    );
+    const calm = await t.artifact(COUNTER);
+    assertEquals((await call(t.pool, calm)).status, 200);
+    assertEquals((await call(t.pool, spin)).status, 200);
+    const proc = t.pool.isolates(spin.key)[0]!.proc;
+    assertEquals(t.pool.isolates(calm.key)[0]?.proc, proc);
+    const spun = call(t.pool, spin, "/spin");
+    let asked = 0;
+    let done = false;
+    void spun.finally(() => done = true);
+    while (!done) {
+      assertEquals((await call(t.pool, calm)).status, 200);
+      asked++;
+    }
+    assertEquals((await spun).status, 500);
+    // The stuck thread spins on after the kill (Deno 2.9.6): the process is
+    // stopped once the neighbour moved off, which ends it.
+    const pid = proc.pid!;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      proc.exited,
+      new Promise((r) => timer = setTimeout(r, 5000)),
+    ]);
+    clearTimeout(timer);
+    assert(proc.isExited, `process ${pid} still runs`);
+    assert(asked > 0);
+    assertEquals((await call(t.pool, calm)).status, 200);
+    assertNotEquals(t.pool.isolates(calm.key)[0]?.proc.pid, pid);
+    assertEquals(t.pool.restarts(spin.key), 1);
+  } finally {
+    await t.close();
+  }
+});

@@ -34,6 +34,26 @@ export {
 
 let seq = 0;
 
+/**
+ * A broken connection is often its isolate's exit or its process's crash,
+ * reported a moment later: wait for that (at most 200 ms), so the reason is
+ * right and the next request does not pick a neighbour in a dead process.
+ */
+async function settle(iso: PoolIsolate): Promise<void> {
+  if (iso.gone.signal.aborted) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const gone = Promise.withResolvers<void>();
+  const onGone = () => gone.resolve();
+  iso.gone.signal.addEventListener("abort", onGone, { once: true });
+  await Promise.race([
+    iso.proc.exited,
+    gone.promise,
+    new Promise((r) => timer = setTimeout(r, 200)),
+  ]);
+  clearTimeout(timer);
+  iso.gone.signal.removeEventListener("abort", onGone);
+}
+
 /** The isolate pool (a daemon Part). */
 export class IsolatePool {
   readonly name = "isolate-pool";
@@ -174,6 +194,7 @@ export class IsolatePool {
       if (abort.signal.aborted && !iso.gone.signal.aborted) {
         return new Response("function timed out\n", { status: 504 });
       }
+      await settle(iso);
       const why = iso.gone.signal.aborted
         ? String(iso.gone.signal.reason)
         : (err as Error).message;
@@ -181,6 +202,7 @@ export class IsolatePool {
       // A connection error means the isolate is dead or broken: retire it.
       this.#failed(iso);
       this.#stopIsolate(iso);
+      if (/CPU budget/.test(why)) this.#drain(iso.proc);
       this.#reconcile();
       // Not even sent (the isolate was already gone): the request never
       // ran, so it may go to another isolate once.
@@ -391,6 +413,7 @@ export class IsolatePool {
       iso.kill(e.reason);
       this.#isolates.delete(e.id);
       this.#procs.dropIfEmpty(proc);
+      if (/CPU budget/.test(e.reason)) this.#drain(proc);
       this.#reconcile();
       this.#wake();
     }
@@ -410,6 +433,23 @@ export class IsolatePool {
     }
     this.#reconcile();
     this.#wake();
+  }
+
+  /**
+   * Moves every isolate off `proc`: in Deno 2.9.6 `Worker.terminate()` does
+   * not interrupt running JS, so an isolate stopped for its CPU budget keeps
+   * its thread spinning until the process exits. Its neighbours finish their
+   * requests and are stopped (the next request cold-starts elsewhere).
+   */
+  #drain(proc: WorkerProcess): void {
+    if (this.#stopped) return;
+    for (const iso of [...this.#isolates.values()]) {
+      if (iso.proc !== proc) continue;
+      iso.retired = true;
+      if (iso.inflight === 0) this.#stopIsolate(iso);
+    }
+    this.#procs.drain(proc);
+    this.#reconcile();
   }
 
   /** Counts an abnormal exit of an assigned isolate, once. */

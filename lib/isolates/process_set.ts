@@ -2,7 +2,8 @@
  * @module
  * The worker processes of the pool: finds one with room for another isolate
  * (spawning one at a time when all are full), stops a process once its last
- * isolate is gone, and reports processes that exit on their own (crashes).
+ * isolate is gone, drains one on request, and reports processes that exit on
+ * their own (crashes).
  */
 import {
   type WorkerEvent,
@@ -20,6 +21,8 @@ export interface ProcessSetEvents {
 /** Worker processes hosting up to `perProcess` isolates each. */
 export class ProcessSet {
   readonly #procs = new Set<WorkerProcess>();
+  /** Processes that take no new isolate (they hold a stuck thread). */
+  readonly #draining = new WeakSet<WorkerProcess>();
   #spawning: Promise<WorkerProcess> | null = null;
 
   constructor(
@@ -40,7 +43,10 @@ export class ProcessSet {
   async withRoom(id: string): Promise<WorkerProcess> {
     for (;;) {
       for (const p of this.#procs) {
-        if (!p.isExited && p.isolates.size < this.perProcess) {
+        if (
+          !p.isExited && !this.#draining.has(p) &&
+          p.isolates.size < this.perProcess
+        ) {
           p.isolates.add(id);
           return p;
         }
@@ -63,6 +69,12 @@ export class ProcessSet {
       if (this.#procs.delete(proc)) this.events.onCrash(proc, s.code);
     });
     return proc;
+  }
+
+  /** Places no new isolate in `proc`; it stops once its last one is gone. */
+  drain(proc: WorkerProcess): void {
+    this.#draining.add(proc);
+    this.dropIfEmpty(proc);
   }
 
   /** Stops `proc` if it hosts no isolate any more. */
