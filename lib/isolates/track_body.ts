@@ -11,7 +11,8 @@ export function trackBody(
   onChunk: () => void,
   done: () => void,
 ): Response {
-  if (!res.body || res.headers.has("content-length")) {
+  // the length first: reading `res.body` turns a bytes body into a stream
+  if (res.headers.has("content-length") || !res.body) {
     done();
     return res;
   }

@@ -265,17 +265,10 @@ export class WorkerProcess {
     if (!client || this.#exited) {
       return Promise.reject(new Error(`isolate ${id} of ${this.name} is gone`));
     }
-    const url = new URL(req.url);
-    const headers = new Headers(req.headers);
-    headers.set("x-mypaas-url", req.url);
-    headers.set("x-mypaas-remote-addr", remoteAddr);
-    return client.request(
-      req.method,
-      `${url.pathname}${url.search}`,
-      headers,
-      req.body,
-      signal,
-    );
+    return client.forward(req, [
+      ["x-mypaas-url", req.url],
+      ["x-mypaas-remote-addr", remoteAddr],
+    ], signal);
   }
 
   /** Ends the process (closing stdin, then SIGKILL); idempotent, bounded. */

@@ -1,19 +1,22 @@
 /**
  * @module
- * The connection side of `h1_client.ts`: a TCP connection with a read
- * buffer, response head parsing and body framing (length, chunked, close).
+ * The connection side of `h1_client.ts`: a TCP or Unix connection with a
+ * read buffer, response head parsing and body framing (length, chunked,
+ * close).
  */
 
 /** A parsed response head. */
 export interface Parsed {
   status: number;
   headers: Headers;
+  /** The same headers as name/value pairs, in arrival order. */
+  raw: [string, string][];
   length?: number;
   chunked: boolean;
   close: boolean;
 }
 
-/** A TCP connection with a read buffer. */
+/** A TCP or Unix socket connection with a read buffer. */
 export class Conn {
   #buf: Uint8Array<ArrayBuffer> = new Uint8Array(16 * 1024);
   #start = 0;
@@ -24,7 +27,7 @@ export class Conn {
   /** When the connection went back to the pool (ms since epoch). */
   idleSince = 0;
 
-  constructor(readonly tcp: Deno.TcpConn) {}
+  constructor(readonly tcp: Deno.Conn) {}
 
   async write(data: Uint8Array): Promise<void> {
     let off = 0;
@@ -180,6 +183,7 @@ function parseHead(text: string): Parsed {
     throw new Error("malformed upstream status line");
   }
   const headers = new Headers();
+  const raw: [string, string][] = [];
   let length: number | undefined;
   let chunked = false;
   let close = lines[0]!.startsWith("HTTP/1.0");
@@ -199,12 +203,14 @@ function parseHead(text: string): Parsed {
       if (v.includes("keep-alive")) close = false;
     }
     headers.append(name, value);
+    raw.push([name, value]);
   }
   if (chunked) length = undefined;
   if (length === undefined && !chunked) close = true;
   return {
     status,
     headers,
+    raw,
     ...(length !== undefined ? { length } : {}),
     chunked,
     close,

@@ -38,9 +38,30 @@ const NO_BODY_STATUS = (s: number) => s === 204 || s === 304 || s < 200;
 export interface H1Response {
   status: number;
   headers: Headers;
+  /**
+   * The headers as pairs (minus transfer-encoding): appending them to a new
+   * Response's own headers is cheaper than `new Response(b, { headers })`.
+   */
+  raw?: [string, string][];
   body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null;
   /** Body length when known. */
   length?: number;
+}
+
+/** Options of an `H1Client`. */
+export interface H1ClientOptions {
+  maxIdlePerOrigin?: number;
+  /**
+   * Opens a connection to `origin` (default: TCP to `http://host:port`);
+   * the isolates pass one over a Unix socket. Throw to mean "not reached".
+   */
+  connect?: (origin: string) => Promise<Deno.Conn>;
+  /**
+   * Resend a body-less request on a fresh connection when a kept one fails
+   * before any answer byte (default true). The isolates turn it off: the
+   * request may have been read, and may be what killed its isolate.
+   */
+  retryStale?: boolean;
 }
 
 /** Keep-alive connections per origin. */
@@ -48,7 +69,7 @@ export class H1Client {
   readonly #idle = new Map<string, Conn[]>();
   #closed = false;
 
-  constructor(readonly opts: { maxIdlePerOrigin?: number } = {}) {}
+  constructor(readonly opts: H1ClientOptions = {}) {}
 
   /** Sends a request to `origin` (`http://host:port`). */
   async request(origin: string, r: H1Request): Promise<H1Response> {
@@ -60,8 +81,12 @@ export class H1Client {
         return await this.#exchange(origin, reused, r, true);
       } catch (err) {
         // a stale keep-alive connection: retry once on a fresh one when
-        // nothing of the request body was consumed
-        if (!(err instanceof StaleError) || r.body) throw unwrap(err);
+        // nothing of the request body was consumed (and not when aborted:
+        // the retry would run without its deadline)
+        if (
+          !(err instanceof StaleError) || r.body || r.signal?.aborted ||
+          this.opts.retryStale === false
+        ) throw unwrap(err);
       }
     }
     const conn = await this.#connect(origin);
@@ -98,8 +123,9 @@ export class H1Client {
   }
 
   async #connect(origin: string): Promise<Conn> {
-    const u = new URL(origin);
     try {
+      if (this.opts.connect) return new Conn(await this.opts.connect(origin));
+      const u = new URL(origin);
       const tcp = await Deno.connect({
         hostname: u.hostname.replace(/^\[|\]$/g, ""),
         port: Number(u.port || 80),
@@ -162,8 +188,8 @@ export class H1Client {
         if (reused && !gotBytes && !conn.gotAny) throw new StaleError(err);
         throw err;
       }
-      r.signal?.removeEventListener("abort", onAbort);
-      return this.#respond(origin, conn, r, res, () => sent);
+      // the signal still ends the exchange while the body streams
+      return this.#respond(origin, conn, r, res, () => sent, onAbort);
     } catch (err) {
       r.signal?.removeEventListener("abort", onAbort);
       conn.close();
@@ -177,15 +203,18 @@ export class H1Client {
     r: H1Request,
     res: Parsed,
     sent: () => boolean,
+    onAbort: () => void,
   ): H1Response {
     const keep = !res.close;
     const release = (reusable: boolean) => {
+      r.signal?.removeEventListener("abort", onAbort);
       if (reusable && keep && sent()) this.#put(origin, conn);
       else conn.close();
     };
     const init = {
       status: res.status,
       headers: res.headers,
+      raw: res.raw,
       ...(res.length !== undefined ? { length: res.length } : {}),
     };
     if (r.method === "HEAD" || NO_BODY_STATUS(res.status)) {
