@@ -163,12 +163,22 @@ const serveReal = Deno.serve;
 /** Serves one request: the daemon's internal headers carry the real URL. */
 async function serveOne(req: Request): Promise<Response> {
   if (!handler) return new Response("no code loaded\n", { status: 503 });
-  const url = req.headers.get("x-mypaas-url") ?? req.url;
-  const remote = req.headers.get("x-mypaas-remote-addr") ?? "";
-  const inner = new Request(url, req);
-  for (const k of [...inner.headers.keys()]) {
-    if (k.startsWith("x-mypaas-")) inner.headers.delete(k);
+  let url = "", remote = "";
+  const headers: [string, string][] = [];
+  for (const h of req.headers) {
+    if (!h[0].startsWith("x-mypaas-")) headers.push(h);
+    else if (h[0] === "x-mypaas-url") url = h[1];
+    else if (h[0] === "x-mypaas-remote-addr") remote = h[1];
   }
+  // Not `new Request(url, req)`: following req.signal costs a DOMException
+  // per request once the response is done (measured). The handler's signal
+  // is req.signal, read only if the handler reads it.
+  const inner = new Request(url || req.url, {
+    method: req.method,
+    headers,
+    body: req.body,
+  });
+  Object.defineProperty(inner, "signal", { get: () => req.signal });
   try {
     const res = await handler(inner, {
       remoteAddr: { transport: "tcp", hostname: remote, port: 0 },
