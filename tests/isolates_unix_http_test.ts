@@ -2,7 +2,7 @@
  * The isolates' HTTP/1.1 client over Unix sockets (lib/isolates/unix_http.ts):
  * keep-alive connection reuse and the "not sent" error.
  */
-import { assertEquals, assertRejects } from "./_assert.ts";
+import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import { NotSentError, UnixHttpClient } from "../lib/isolates/unix_http.ts";
 
 /** A raw Unix-socket HTTP server that counts the connections it accepts. */
@@ -90,4 +90,204 @@ Deno.test("unix http client: no listener is NotSentError", async () => {
     client.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/**
+ * A raw Unix-socket server: `answer(head, conn)` writes whatever bytes the
+ * test wants once a request head (and its body, if chunked) has arrived.
+ */
+function rawServer(
+  path: string,
+  answer: (req: string, conn: Deno.Conn) => Promise<void>,
+) {
+  const listener = Deno.listen({ transport: "unix", path });
+  const conns: Deno.Conn[] = [];
+  let accepted = 0;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      accepted++;
+      conns.push(conn);
+      void (async () => {
+        const buf = new Uint8Array(65536);
+        let pending = "";
+        try {
+          for (;;) {
+            const n = await conn.read(buf);
+            if (n === null) break;
+            pending += new TextDecoder().decode(buf.subarray(0, n));
+            const end = pending.indexOf("\r\n\r\n");
+            if (end < 0) continue;
+            const chunked = /transfer-encoding: chunked/i.test(
+              pending.slice(0, end),
+            );
+            if (chunked && !pending.includes("\r\n0\r\n\r\n")) continue;
+            const req = pending;
+            pending = "";
+            await answer(req, conn);
+          }
+        } catch { /* closed */ }
+      })();
+    }
+  })();
+  return {
+    get accepted() {
+      return accepted;
+    },
+    async close() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* already closed */ }
+      }
+      await serving.catch(() => {});
+    },
+  };
+}
+
+async function withServer(
+  answer: (req: string, conn: Deno.Conn) => Promise<void>,
+  test: (
+    client: UnixHttpClient,
+    server: ReturnType<typeof rawServer>,
+  ) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "mypaas-unixhttp-" });
+  const server = rawServer(`${dir}/s.sock`, answer);
+  const client = new UnixHttpClient(`${dir}/s.sock`);
+  try {
+    await test(client, server);
+  } finally {
+    client.close();
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const enc = new TextEncoder();
+
+/** Rejects if `p` takes longer than `ms` (a hang fails the test). */
+function within<T>(p: Promise<T>, ms = 3000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`hung for ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+/** How `p` ends within `ms`: "resolved", "rejected" or "hung". */
+async function outcome(p: Promise<unknown>, ms = 3000): Promise<string> {
+  try {
+    await within(p, ms);
+    return "resolved";
+  } catch (err) {
+    return /^hung for/.test((err as Error).message) ? "hung" : "rejected";
+  }
+}
+
+Deno.test("unix http client: chunked answers stream whole, then the connection is reused", async () => {
+  await withServer(async (_req, conn) => {
+    await conn.write(enc.encode(
+      "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nx-a: 1\r\n\r\n" +
+        "5\r\nhello\r\n",
+    ));
+    await conn.write(enc.encode("6;ext=1\r\n world\r\n0\r\n\r\n"));
+  }, async (client, server) => {
+    for (let i = 0; i < 5; i++) {
+      const res = await within(client.request("GET", "/", [], null));
+      assertEquals(res.headers.get("x-a"), "1");
+      assertEquals(res.headers.get("transfer-encoding"), null);
+      assertEquals(await within(res.text()), "hello world");
+    }
+    assertEquals(server.accepted, 1);
+  });
+});
+
+Deno.test("unix http client: a streamed request body arrives chunked and whole", async () => {
+  let seen = "";
+  await withServer(async (req, conn) => {
+    seen = req;
+    await conn.write(
+      enc.encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"),
+    );
+  }, async (client) => {
+    const body = ReadableStream.from([enc.encode("abc"), enc.encode("defg")]);
+    const res = await within(
+      client.request("POST", "/up", [["content-type", "text/plain"]], body),
+    );
+    assertEquals(await res.text(), "ok");
+    assert(seen.startsWith("POST /up HTTP/1.1\r\n"), seen);
+    assert(/transfer-encoding: chunked/.test(seen), seen);
+    assert(seen.endsWith("\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n"), seen);
+    assert(/\r\nhost: isolate\r\n/.test(seen), "a Host is added");
+  });
+});
+
+Deno.test("unix http client: an isolate closing mid-head rejects, mid-body errors the body (no hang)", async () => {
+  await withServer(async (req, conn) => {
+    if (req.startsWith("GET /head")) {
+      await conn.write(enc.encode("HTTP/1.1 200 OK\r\ncontent-le"));
+    } else {
+      await conn.write(enc.encode(
+        "HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n" + "x".repeat(10),
+      ));
+    }
+    conn.close();
+  }, async (client) => {
+    assertEquals(
+      await outcome(client.request("GET", "/head", [], null)),
+      "rejected",
+    );
+    const res = await within(client.request("GET", "/body", [], null));
+    assertEquals(res.status, 200);
+    assertEquals(await outcome(res.text()), "rejected");
+  });
+});
+
+Deno.test("unix http client: the signal ends a response still streaming (wall limit)", async () => {
+  await withServer(async (_req, conn) => {
+    // an endless chunked answer
+    await conn.write(enc.encode(
+      "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n",
+    ));
+  }, async (client) => {
+    const ac = new AbortController();
+    const res = await within(
+      client.request("GET", "/", [], null, ac.signal),
+    );
+    const reader = res.body!.getReader();
+    assertEquals(new TextDecoder().decode((await reader.read()).value), "a");
+    ac.abort(new Error("wall time limit"));
+    assertEquals(await outcome(reader.read()), "rejected");
+  });
+});
+
+Deno.test("unix http client: forward() sends the path, drops hop-by-hop and client x-mypaas-* headers", async () => {
+  let seen = "";
+  await withServer(async (req, conn) => {
+    seen = req;
+    await conn.write(
+      enc.encode("HTTP/1.1 204 No Content\r\nx-b: 2\r\n\r\n"),
+    );
+  }, async (client) => {
+    const req = new Request("http://app.test/p/q?x=1&y=%20", {
+      headers: {
+        "connection": "close",
+        "x-mypaas-url": "http://spoofed.test/",
+        "x-user": "u",
+      },
+    });
+    const res = await within(
+      client.forward(req, [["x-mypaas-url", req.url]]),
+    );
+    assertEquals(res.status, 204);
+    assertEquals(res.headers.get("x-b"), "2");
+    assert(seen.startsWith("GET /p/q?x=1&y=%20 HTTP/1.1\r\n"), seen);
+    assert(!/connection:/i.test(seen), seen);
+    assert(!seen.includes("spoofed"), seen);
+    assert(seen.includes("x-mypaas-url: http://app.test/p/q?x=1&y=%20\r\n"));
+    assert(seen.includes("x-user: u\r\n"), seen);
+  });
 });
