@@ -98,14 +98,25 @@ async function coldStart(dir: string): Promise<void> {
   }
 }
 
-async function wrkRps(port: number, host: string): Promise<number> {
+/** utime + stime of a process, in seconds (Linux /proc). */
+function cpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** wrk -t1 -c32 for `seconds`: requests per second and requests done. */
+async function wrk(
+  port: number,
+  seconds: number,
+): Promise<{ rps: number; n: number }> {
   const out = await new Deno.Command("wrk", {
     args: [
       "-t1",
       "-c32",
-      "-d3s",
+      `-d${seconds}s`,
       "-H",
-      `Host: ${host}`,
+      "Host: b.test",
       `http://127.0.0.1:${port}/`,
     ],
     stdout: "piped",
@@ -113,11 +124,22 @@ async function wrkRps(port: number, host: string): Promise<number> {
   }).output();
   const text = new TextDecoder().decode(out.stdout);
   const m = /Requests\/sec:\s+([\d.]+)/.exec(text);
-  if (!m) throw new Error(`wrk output not understood: ${text}`);
-  return Number(m[1]);
+  const n = /(\d+) requests in/.exec(text);
+  if (!m || !n) throw new Error(`wrk output not understood: ${text}`);
+  return { rps: Number(m[1]), n: Number(n[1]) };
 }
 
+/**
+ * Bare Deno.serve and the isolate path in the same run, same handler, same
+ * wrk settings (-t1 -c32, 1 s warm-up each), measured bare, isolate, bare
+ * (bare = the mean: the host's load drifts). CPU per request is per process:
+ * the daemon (this process) and the isolate's worker process. The isolate
+ * path is two HTTP servers and a client per request on the same two cores as
+ * wrk, so the goal of 0.8x bare is out of reach by construction; the useful
+ * figures are CPU per request and where it goes (see the printed breakdown).
+ */
 async function throughput(dir: string): Promise<void> {
+  const secs = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
   const bare = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     () => new Response("hello world"),
@@ -129,18 +151,35 @@ async function throughput(dir: string): Promise<void> {
     (req, info) =>
       pool.dispatch(target, req, { remoteAddr: info.remoteAddr.hostname }),
   );
+  const measure = async (port: number, pids: number[]) => {
+    await wrk(port, 1);
+    const c0 = pids.map(cpuSeconds);
+    const r = await wrk(port, secs);
+    const us = pids.map((p, i) => (cpuSeconds(p) - c0[i]!) * 1e6 / r.n);
+    return { rps: r.rps, us };
+  };
   try {
     await (await pool.dispatch(target, new Request("http://b.test/"), {
       remoteAddr: "127.0.0.1",
     })).text();
-    const a = await wrkRps(bare.addr.port, "b.test");
-    const b = await wrkRps(front.addr.port, "b.test");
+    const workers = pool.processes().map((p) => p.pid!);
+    const a1 = await measure(bare.addr.port, [Deno.pid]);
+    const b = await measure(front.addr.port, [Deno.pid, ...workers]);
+    const a2 = await measure(bare.addr.port, [Deno.pid]);
+    const a = (a1.rps + a2.rps) / 2;
+    const bareUs = (a1.us[0]! + a2.us[0]!) / 2;
+    const workerUs = b.us.slice(1).reduce((x, y) => x + y, 0);
     console.log(
-      `warm throughput: isolate ${b.toFixed(0)} req/s vs bare Deno.serve ${
+      `warm throughput: isolate ${b.rps.toFixed(0)} req/s vs bare Deno.serve ${
         a.toFixed(0)
       } req/s: ratio ${
-        (b / a).toFixed(2)
-      } (goal >= 0.8), wrk -c32, 2 cores shared`,
+        (b.rps / a).toFixed(2)
+      } (goal >= 0.8), wrk -t1 -c32 -d${secs}s, 2 cores shared\n` +
+        `  CPU per request: bare ${bareUs.toFixed(1)} us; isolate path ${
+          (b.us[0]! + workerUs).toFixed(1)
+        } us = daemon ${b.us[0]!.toFixed(1)} + worker process ${
+          workerUs.toFixed(1)
+        }`,
     );
   } finally {
     await front.shutdown();
