@@ -187,7 +187,7 @@ export const SCHEMA = {
     },
     isolates_per_process: {
       type: "int",
-      default: 4,
+      default: 16,
       doc: "isolates hosted by one worker process",
     },
     memory_limit: {
