@@ -99,6 +99,12 @@ Deno.test("IsolatePool replaces a crashed worker process; in-flight gets 502", a
       await new Promise((r) => setTimeout(r, 10));
     }
     await iso!.ready;
+    // kill only once the request is in the isolate (one not yet sent is
+    // retried elsewhere, rightly, and would answer 200)
+    while (iso!.inflight < 1 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await new Promise((r) => setTimeout(r, 200));
     iso!.proc.kill();
     assertEquals((await pending).status, 502);
     assertEquals(t.pool.restarts(slow.key), 1);
