@@ -4,6 +4,7 @@
  * SIGTERM (then a wait for the exit) on stop or dispose.
  */
 import { DENO_DIR, ROOT } from "../_run_main.ts";
+import { PrivateKey } from "../../lib/keys/mod.ts";
 
 /** A free loopback TCP port (bound to port 0, then released). */
 export function freePort(): number {
@@ -107,4 +108,46 @@ export class DaemonProcess implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }
+}
+
+/** A daemon's temp dir, port and one authorised key, config written. */
+export interface SignedDaemonDir {
+  dir: string;
+  port: number;
+  key: PrivateKey;
+  config: string;
+}
+
+/**
+ * Makes a temp dir with a data dir whose authorized_keys holds a fresh key,
+ * and a config.toml: loopback HTTP on a free port, no HTTPS, no Docker
+ * engine, then `extra` TOML (an `[isolates]` section and the like).
+ */
+export async function signedDaemonDir(
+  prefix: string,
+  extra: string,
+): Promise<SignedDaemonDir> {
+  const dir = await Deno.makeTempDir({ prefix });
+  const port = freePort();
+  const key = await PrivateKey.generate();
+  await Deno.mkdir(`${dir}/data`);
+  await Deno.writeTextFile(
+    `${dir}/data/authorized_keys`,
+    `${key.publicKey.text} test\n`,
+  );
+  const config = `${dir}/config.toml`;
+  await Deno.writeTextFile(
+    config,
+    `[server]
+domain = "127.0.0.1"
+data_dir = "${dir}/data"
+control_socket = "${dir}/ctl.sock"
+bind = "127.0.0.1"
+http_port = ${port}
+https_port = 0
+[docker]
+socket = "${dir}/no-docker.sock"
+${extra}`,
+  );
+  return { dir, port, key, config };
 }

@@ -4,9 +4,8 @@
  * tampered and misnamed requests are refused and deploy nothing.
  */
 import { ApiClient } from "../../lib/api/client.ts";
-import { PrivateKey } from "../../lib/keys/mod.ts";
 import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
-import { DaemonProcess, freePort } from "./_daemon.ts";
+import { DaemonProcess, signedDaemonDir } from "./_daemon.ts";
 import { getWithHost } from "./_images.ts";
 
 const SOURCE = `// mypaas.url=http://hi.fn.test/
@@ -15,32 +14,15 @@ export default { fetch: () => new Response("hi " + ++n) };
 `;
 
 Deno.test("POST /daemon/functions/NAME deploys one signed file, DELETE removes it", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mypaas-fnapi-" });
-  const port = freePort();
-  const key = await PrivateKey.generate();
-  await Deno.mkdir(`${dir}/data`);
-  await Deno.writeTextFile(
-    `${dir}/data/authorized_keys`,
-    `${key.publicKey.text} test\n`,
-  );
-  await Deno.writeTextFile(
-    `${dir}/config.toml`,
-    `[server]
-domain = "127.0.0.1"
-data_dir = "${dir}/data"
-control_socket = "${dir}/ctl.sock"
-bind = "127.0.0.1"
-http_port = ${port}
-https_port = 0
-[docker]
-socket = "${dir}/no-docker.sock"
-[isolates]
+  const { dir, port, key, config } = await signedDaemonDir(
+    "mypaas-fnapi-",
+    `[isolates]
 min_workers = 0
 cluster_cpu_pct_target = 1.0
 cluster_memory_pct_target = 1.0
 `,
   );
-  await using daemon = new DaemonProcess(`${dir}/config.toml`);
+  await using daemon = new DaemonProcess(config);
   daemon.start();
   const client = new ApiClient({ server: `http://127.0.0.1:${port}`, key });
   try {

@@ -10,9 +10,8 @@
  * admin API answers.
  */
 import { ApiClient } from "../../lib/api/client.ts";
-import { PrivateKey } from "../../lib/keys/mod.ts";
 import { assert, assertEquals, assertStringIncludes } from "../_assert.ts";
-import { DaemonProcess, freePort } from "./_daemon.ts";
+import { DaemonProcess, signedDaemonDir } from "./_daemon.ts";
 import {
   BUSYBOX_IMAGE,
   docker,
@@ -79,26 +78,9 @@ const denied = (kind: string, what: string) =>
 
 Deno.test("daemon: escapes from a function are refused or terminated; the daemon and a neighbour keep serving", async () => {
   await ensureBusyboxImage();
-  const dir = await Deno.makeTempDir({ prefix: "mypaas-escape-e2e-" });
-  const port = freePort();
-  const key = await PrivateKey.generate();
-  await Deno.mkdir(`${dir}/data`);
-  await Deno.writeTextFile(
-    `${dir}/data/authorized_keys`,
-    `${key.publicKey.text} test\n`,
-  );
-  await Deno.writeTextFile(
-    `${dir}/config.toml`,
-    `[server]
-domain = "127.0.0.1"
-data_dir = "${dir}/data"
-control_socket = "${dir}/ctl.sock"
-bind = "127.0.0.1"
-http_port = ${port}
-https_port = 0
-[docker]
-socket = "${dir}/no-docker.sock"
-[isolates]
+  const { dir, port, key, config } = await signedDaemonDir(
+    "mypaas-escape-e2e-",
+    `[isolates]
 min_workers = 2
 max_workers = 6
 isolates_per_process = 2
@@ -126,7 +108,7 @@ GREETING = "hi"
     "-c",
     "echo container-page > /www/index.html && exec httpd -f -p 80 -h /www",
   ]);
-  await using daemon = new DaemonProcess(`${dir}/config.toml`, {
+  await using daemon = new DaemonProcess(config, {
     [SECRET_NAME]: SECRET,
   });
   try {
