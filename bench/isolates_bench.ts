@@ -78,7 +78,7 @@ async function coldStart(dir: string): Promise<void> {
       await pool.settled();
       const t0 = performance.now();
       const res = await pool.dispatch(target, new Request("http://b.test/"), {
-        remoteAddr: "127.0.0.1",
+        clientIp: "127.0.0.1",
       });
       await res.text();
       times.push(performance.now() - t0);
@@ -149,7 +149,7 @@ async function throughput(dir: string): Promise<void> {
   const front = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     (req, info) =>
-      pool.dispatch(target, req, { remoteAddr: info.remoteAddr.hostname }),
+      pool.dispatch(target, req, { clientIp: info.remoteAddr.hostname }),
   );
   const measure = async (port: number, pids: number[]) => {
     await wrk(port, 1);
@@ -160,7 +160,7 @@ async function throughput(dir: string): Promise<void> {
   };
   try {
     await (await pool.dispatch(target, new Request("http://b.test/"), {
-      remoteAddr: "127.0.0.1",
+      clientIp: "127.0.0.1",
     })).text();
     const workers = pool.processes().map((p) => p.pid!);
     const a1 = await measure(bare.addr.port, [Deno.pid]);
@@ -212,7 +212,7 @@ async function density(dir: string, perProcess: number): Promise<void> {
       while (next < n) {
         const t = targets[next++]!;
         const res = await pool.dispatch(t, new Request("http://b.test/"), {
-          remoteAddr: "127.0.0.1",
+          clientIp: "127.0.0.1",
         });
         await res.text();
         if (res.status !== 200) throw new Error(`density: got ${res.status}`);

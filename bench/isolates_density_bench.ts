@@ -67,7 +67,7 @@ async function sweep(dir: string, perProcess: number): Promise<void> {
     }
     const send = async (t: Target) => {
       const res = await pool.dispatch(t, new Request("http://b.test/"), {
-        remoteAddr: "127.0.0.1",
+        clientIp: "127.0.0.1",
       });
       await res.text();
       if (res.status !== 200) throw new Error(`density: got ${res.status}`);

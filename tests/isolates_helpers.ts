@@ -76,7 +76,7 @@ export async function call(
   const res = await pool.dispatch(
     target,
     new Request(`http://fn.test${path}`),
-    { remoteAddr: "127.0.0.1", instanceId: instanceId ?? null },
+    { clientIp: "127.0.0.1", instanceId: instanceId ?? null },
   );
   return { status: res.status, text: await res.text() };
 }

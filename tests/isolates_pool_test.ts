@@ -25,6 +25,70 @@ Deno.test("IsolatePool serves export default { fetch } and Deno.serve code", asy
   }
 });
 
+Deno.test("IsolatePool hands the handler the client's URL, X-Forwarded-* headers and remoteAddr, unspoofable", async () => {
+  const t = await testPool();
+  try {
+    const echo = await t.artifact(
+      `export default { fetch: (req, info) => Response.json({
+        url: req.url,
+        method: req.method,
+        remote: info.remoteAddr.hostname,
+        headers: [...req.headers],
+      }) };`,
+    );
+    const res = await t.pool.dispatch(
+      echo,
+      new Request("https://app.test:8443/a/b?x=1&y=%20", {
+        method: "DELETE",
+        headers: {
+          "x-forwarded-for": "6.6.6.6",
+          "x-request-id": "req-7",
+          "connection": "keep-alive",
+          "x-user": "u",
+        },
+      }),
+      { clientIp: "192.0.2.7", requestId: "req-7" },
+    );
+    const seen = await res.json();
+    assertEquals(seen.url, "https://app.test:8443/a/b?x=1&y=%20");
+    assertEquals(seen.method, "DELETE");
+    // the last X-Forwarded-For entry is the daemon's, not the client's
+    assertEquals(seen.remote, "192.0.2.7");
+    const h = new Map<string, string>(seen.headers);
+    assertEquals(h.get("x-forwarded-for"), "6.6.6.6, 192.0.2.7");
+    assertEquals(h.get("x-forwarded-proto"), "https");
+    assertEquals(h.get("x-forwarded-host"), "app.test:8443");
+    assertEquals(h.get("x-request-id"), "req-7");
+    assertEquals(h.get("host"), "app.test:8443");
+    assertEquals(h.get("x-user"), "u");
+    assert(![...h.keys()].some((k) => k.startsWith("x-mypaas")));
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("IsolatePool answers 504 past the wall-time limit and keeps serving", async () => {
+  const t = await testPool({ wallLimitMs: 300 });
+  try {
+    const slow = await t.artifact(
+      `let n = 0;
+      export default { fetch: async (req) => {
+        if (new URL(req.url).pathname === "/slow") {
+          await new Promise((r) => setTimeout(r, 5000));
+        }
+        return new Response(String(++n));
+      } };`,
+    );
+    const t0 = Date.now();
+    assertEquals((await call(t.pool, slow, "/slow")).status, 504);
+    const took = Date.now() - t0;
+    assert(took >= 300 && took < 3000, `504 after ${took} ms`);
+    assertEquals((await call(t.pool, slow, "/")).status, 200);
+  } finally {
+    await t.close();
+  }
+});
+
 Deno.test("IsolatePool keeps the free ratio and stops idle isolates", async () => {
   const t = await testPool({
     idleTimeoutMs: 300,

@@ -3,7 +3,11 @@
  * keep-alive connection reuse and the "not sent" error.
  */
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
-import { NotSentError, UnixHttpClient } from "../lib/isolates/unix_http.ts";
+import {
+  isolateHeaders,
+  NotSentError,
+  UnixHttpClient,
+} from "../lib/isolates/unix_http.ts";
 
 /** A raw Unix-socket HTTP server that counts the connections it accepts. */
 function countingServer(path: string) {
@@ -264,30 +268,44 @@ Deno.test("unix http client: the signal ends a response still streaming (wall li
   });
 });
 
-Deno.test("unix http client: forward() sends the path, drops hop-by-hop and client x-mypaas-* headers", async () => {
+Deno.test("unix http client: forward() sends the client's URL as target and X-Forwarded-* headers, no hop-by-hop either way", async () => {
   let seen = "";
   await withServer(async (req, conn) => {
     seen = req;
     await conn.write(
-      enc.encode("HTTP/1.1 204 No Content\r\nx-b: 2\r\n\r\n"),
+      enc.encode(
+        "HTTP/1.1 204 No Content\r\nx-b: 2\r\nconnection: x-c\r\nx-c: 3\r\nkeep-alive: timeout=5\r\n\r\n",
+      ),
     );
   }, async (client) => {
-    const req = new Request("http://app.test/p/q?x=1&y=%20", {
+    const req = new Request("https://app.test/p/q?x=1&y=%20", {
       headers: {
-        "connection": "close",
-        "x-mypaas-url": "http://spoofed.test/",
+        "connection": "close, x-drop",
+        "x-drop": "1",
+        "x-forwarded-for": "6.6.6.6",
         "x-user": "u",
       },
     });
-    const res = await within(
-      client.forward(req, [["x-mypaas-url", req.url]]),
-    );
+    const headers = isolateHeaders(req, {
+      clientIp: "192.0.2.7",
+      requestId: "rid-1",
+    });
+    const res = await within(client.forward(req, headers));
     assertEquals(res.status, 204);
     assertEquals(res.headers.get("x-b"), "2");
-    assert(seen.startsWith("GET /p/q?x=1&y=%20 HTTP/1.1\r\n"), seen);
-    assert(!/connection:/i.test(seen), seen);
-    assert(!seen.includes("spoofed"), seen);
-    assert(seen.includes("x-mypaas-url: http://app.test/p/q?x=1&y=%20\r\n"));
+    assertEquals(res.headers.get("x-c"), null, "named in Connection");
+    assertEquals(res.headers.get("keep-alive"), null);
+    assert(
+      seen.startsWith("GET https://app.test/p/q?x=1&y=%20 HTTP/1.1\r\n"),
+      seen,
+    );
+    assert(!/connection:|x-drop/i.test(seen), seen);
+    // the client's address goes last: the isolate's info.remoteAddr
+    assert(seen.includes("x-forwarded-for: 6.6.6.6, 192.0.2.7\r\n"), seen);
+    assert(seen.includes("x-forwarded-proto: https\r\n"), seen);
+    assert(seen.includes("x-forwarded-host: app.test\r\n"), seen);
+    assert(seen.includes("x-request-id: rid-1\r\n"), seen);
+    assert(seen.includes("host: app.test\r\n"), seen);
     assert(seen.includes("x-user: u\r\n"), seen);
   });
 });

@@ -16,7 +16,7 @@ export interface FunctionPool {
   dispatch(
     target: FunctionTarget,
     req: Request,
-    opts: { remoteAddr: string; instanceId?: string | null },
+    client: FunctionClient & { instanceId?: string | null },
   ): Promise<Response>;
   warm(target: FunctionTarget): Promise<void>;
   retire(key: string): void;
@@ -30,9 +30,20 @@ export interface FunctionTarget {
   idleMs?: number;
 }
 
+/** Who sent a request, for the function's X-Forwarded-* headers. */
+export interface FunctionClient {
+  clientIp: string;
+  /** The proxy's X-Request-Id of the request. */
+  requestId?: string;
+  /** The request's headers as the proxy read them (saves reading twice). */
+  head?: { pairs: [string, string][]; size: number };
+}
+
 /** What a handler learns besides the request (the proxy's RequestInfo fits). */
 export interface FunctionRequestInfo {
   remoteAddr: { hostname: string };
+  requestId?: string;
+  head?: { pairs: [string, string][]; size: number };
 }
 
 /** Serves one request of a function. */
@@ -70,13 +81,19 @@ export const INSTANCE_ID_PARAM = "deno_isolate_instance_id";
 export const releaseKey = (r: { name: string; release: number }) =>
   `${r.name}@${r.release}`;
 
+/** Targets by release, made once (the request path asks for one each time). */
+const targets = new WeakMap<FunctionRelease, FunctionTarget>();
+
 function targetOf(r: FunctionRelease): FunctionTarget {
+  const known = targets.get(r);
+  if (known) return known;
   const t: FunctionTarget = {
     key: releaseKey(r),
     url: `file://${r.artifact}`,
     env: r.env,
   };
   if (r.idleMs !== undefined) t.idleMs = r.idleMs;
+  targets.set(r, t);
   return t;
 }
 
@@ -264,11 +281,16 @@ export class FunctionDeployments {
     req: Request,
     info: FunctionRequestInfo,
   ): Promise<Response> {
+    // the query is parsed only when it may hold the parameter
     const instanceId = req.headers.get(INSTANCE_ID_HEADER) ??
-      new URL(req.url).searchParams.get(INSTANCE_ID_PARAM);
+      (req.url.includes(INSTANCE_ID_PARAM)
+        ? new URL(req.url).searchParams.get(INSTANCE_ID_PARAM)
+        : null);
     return this.deps.pool.dispatch(targetOf(release), req, {
-      remoteAddr: info.remoteAddr.hostname,
+      clientIp: info.remoteAddr.hostname,
       instanceId,
+      ...(info.requestId !== undefined ? { requestId: info.requestId } : {}),
+      ...(info.head !== undefined ? { head: info.head } : {}),
     });
   }
 

@@ -12,7 +12,8 @@
 import type { WorkerEvent, WorkerProcess } from "./worker_process.ts";
 import { maxAssigned, wantedFree } from "./pool_policy.ts";
 import { ProcessSet } from "./process_set.ts";
-import { NotSentError } from "./unix_http.ts";
+import { type ClientInfo, isolateHeaders, NotSentError } from "./unix_http.ts";
+import { Deadlines } from "../deadlines.ts";
 import {
   PoolBusyError,
   type PoolOptions,
@@ -33,6 +34,9 @@ export {
 } from "./pool_types.ts";
 
 let seq = 0;
+
+/** A request that never reached its isolate (see `dispatch`). */
+const NOT_SENT = Symbol("not sent");
 
 /**
  * A broken connection is often its isolate's exit or its process's crash,
@@ -70,6 +74,8 @@ export class IsolatePool {
   #waiting = 0;
   /** Abnormal isolate exits by deployment key (not idle stops or retires). */
   readonly #restarts = new Map<string, number>();
+  /** Wall-time limits of requests in flight (one timer for all). */
+  readonly #deadlines = new Deadlines();
 
   constructor(readonly options: PoolOptions) {
     this.#procs = new ProcessSet(options.process, options.isolatesPerProcess, {
@@ -94,6 +100,7 @@ export class IsolatePool {
     this.#stopped = true;
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
+    this.#deadlines.clear();
     this.#wake();
     await this.#procs.stopAll();
     this.#isolates.clear();
@@ -141,29 +148,56 @@ export class IsolatePool {
     return this.#procs.all();
   }
 
-  /** Serves one request with an isolate of `target`. */
+  /**
+   * Serves one request with an isolate of `target`. `client` says who sent
+   * it (the isolate sees it as X-Forwarded-For and `info.remoteAddr`).
+   */
   async dispatch(
     target: Target,
     req: Request,
-    opts: { remoteAddr: string; instanceId?: string | null },
-    retried = false,
+    client: ClientInfo & { instanceId?: string | null },
   ): Promise<Response> {
-    let iso: PoolIsolate;
-    try {
-      iso = await this.#acquire(target, opts.instanceId ?? null);
-    } catch (err) {
-      if (!(err instanceof PoolBusyError)) throw err;
-      return new Response("no isolate available, try again\n", {
-        status: 503,
-        headers: { "retry-after": "1" },
-      });
+    const headers = isolateHeaders(req, client);
+    const instanceId = client.instanceId ?? null;
+    for (let attempt = 0;; attempt++) {
+      let iso: PoolIsolate;
+      try {
+        iso = await this.#acquire(target, instanceId);
+      } catch (err) {
+        if (!(err instanceof PoolBusyError)) throw err;
+        return new Response("no isolate available, try again\n", {
+          status: 503,
+          headers: { "retry-after": "1" },
+        });
+      }
+      const res = await this.#send(iso, target, req, headers, attempt === 0);
+      if (res !== NOT_SENT) return res;
     }
+  }
+
+  /**
+   * One try on one isolate. NOT_SENT (when `mayRetry`) means the request
+   * never reached it (the isolate was already gone): it never ran, so it
+   * may go to another isolate.
+   */
+  async #send(
+    iso: PoolIsolate,
+    target: Target,
+    req: Request,
+    headers: [string, string][],
+    mayRetry: boolean,
+  ): Promise<Response | typeof NOT_SENT> {
     let released = false;
     const abort = new AbortController();
     iso.requests.add(abort);
+    const wall = this.#deadlines.add(
+      this.options.wallLimitMs,
+      () => abort.abort(new Error("wall time limit")),
+    );
     const release = () => {
       if (released) return;
       released = true;
+      wall.clear();
       iso.requests.delete(abort);
       iso.end();
       if (iso.retired && iso.inflight === 0) {
@@ -172,24 +206,11 @@ export class IsolatePool {
       }
       this.#wake();
     };
-    const wall = setTimeout(
-      () => abort.abort(new Error("wall time limit")),
-      this.options.wallLimitMs,
-    );
     try {
-      await iso.ready;
-      const res = await iso.proc.fetch(
-        iso.id,
-        req,
-        opts.remoteAddr,
-        abort.signal,
-      );
-      return trackBody(res, () => iso.touch(), () => {
-        clearTimeout(wall);
-        release();
-      });
+      if (iso.state !== "active") await iso.ready;
+      const res = await iso.proc.fetch(iso.id, req, headers, abort.signal);
+      return trackBody(res, () => iso.touch(), release);
     } catch (err) {
-      clearTimeout(wall);
       release();
       if (abort.signal.aborted && !iso.gone.signal.aborted) {
         return new Response("function timed out\n", { status: 504 });
@@ -204,10 +225,8 @@ export class IsolatePool {
       this.#stopIsolate(iso);
       if (/CPU budget/.test(why)) this.#drain(iso.proc);
       this.#reconcile();
-      // Not even sent (the isolate was already gone): the request never
-      // ran, so it may go to another isolate once.
-      if (!retried && err instanceof NotSentError && !req.bodyUsed) {
-        return this.dispatch(target, req, opts, true);
+      if (mayRetry && err instanceof NotSentError && !req.bodyUsed) {
+        return NOT_SENT;
       }
       return new Response("function failed\n", {
         status: /CPU budget|memory cap/.test(why) ? 500 : 502,
@@ -257,11 +276,7 @@ export class IsolatePool {
     };
     const deadline = Date.now() + this.options.queueTimeoutMs;
     while (!this.#stopped) {
-      const mine = [...this.#isolates.values()].filter((i) =>
-        i.deployment === target.key && i.state !== "stopping" &&
-        !i.retired && i.instanceId === instanceId
-      );
-      const best = mine.sort((a, b) => a.inflight - b.inflight)[0];
+      const best = this.#leastBusy(target.key, instanceId);
       if (best && (instanceId || best.inflight < this.options.concurrency)) {
         return take(best);
       }
@@ -298,6 +313,19 @@ export class IsolatePool {
       }
     }
     throw new PoolBusyError(`no isolate for ${target.key}`);
+  }
+
+  /** The deployment's usable isolate with the fewest requests in flight. */
+  #leastBusy(key: string, instanceId: string | null): PoolIsolate | undefined {
+    let best: PoolIsolate | undefined;
+    for (const i of this.#isolates.values()) {
+      if (
+        i.deployment === key && i.instanceId === instanceId &&
+        i.state !== "stopping" && !i.retired &&
+        (best === undefined || i.inflight < best.inflight)
+      ) best = i;
+    }
+    return best;
   }
 
   #lruIdle(except: string): PoolIsolate | undefined {

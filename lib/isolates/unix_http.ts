@@ -10,16 +10,53 @@
  * stream on either side of the daemon).
  */
 import { ConnectError, H1Client } from "../proxy/h1_client.ts";
+import {
+  appendEndToEnd,
+  readHead,
+  type RequestHead,
+  requestIdOf,
+  upstreamHeaders,
+} from "../proxy/headers.ts";
 
 /** Kept connections per isolate (wrk -c32 against one isolate reuses all). */
 const MAX_IDLE = 64;
-/** Request headers never passed on: hop-by-hop, or framing set anew. */
-const DROP = new Set([
-  "connection",
-  "keep-alive",
-  "transfer-encoding",
-  "content-length",
-]);
+/** Who sent a request to a function, as the proxy saw it. */
+export interface ClientInfo {
+  clientIp: string;
+  /** The proxy's X-Request-Id for it (else the client's, or a new one). */
+  requestId?: string;
+  /** The request's headers as the proxy already read them. */
+  head?: RequestHead;
+}
+
+/**
+ * The headers an isolate gets: the client's, minus hop-by-hop ones, plus
+ * X-Forwarded-For/-Proto/-Host and X-Request-Id, as a container gets them
+ * (lib/proxy/headers.ts). The isolate's `info.remoteAddr` is the last
+ * X-Forwarded-For entry, which only the daemon writes.
+ */
+export function isolateHeaders(
+  req: Request,
+  client: ClientInfo,
+): [string, string][] {
+  const url = req.url;
+  const head = client.head ?? readHead(req, "");
+  let host: string | undefined;
+  for (const [k, v] of head.pairs) if (k === "host") host = v;
+  if (host === undefined) {
+    const start = url.indexOf("//") + 2;
+    const end = url.indexOf("/", start);
+    host = url.slice(start, end < 0 ? url.length : end);
+  }
+  const out = upstreamHeaders(head, {
+    clientIp: client.clientIp,
+    scheme: url.startsWith("https:") ? "https" : "http",
+    host,
+    requestId: client.requestId ?? requestIdOf(req),
+  });
+  if (!head.pairs.some((h) => h[0] === "host")) out.push(["host", host]);
+  return out;
+}
 
 /**
  * The request was not sent: the socket refused the connection (the isolate
@@ -81,7 +118,7 @@ export class UnixHttpClient {
         ...(signal ? { signal } : {}),
       });
       const out = new Response(res.body, { status: res.status });
-      for (const h of res.raw ?? res.headers) out.headers.append(h[0], h[1]);
+      appendEndToEnd(out.headers, res.headers);
       return out;
     } catch (err) {
       if (err instanceof ConnectError) {
@@ -94,39 +131,23 @@ export class UnixHttpClient {
   }
 
   /**
-   * Sends the daemon's `req` on: its path and query, its headers minus
-   * hop-by-hop ones, plus `extra` (the isolate's x-mypaas-* headers).
+   * Sends the daemon's `req` on with `headers` (see `isolateHeaders()`).
+   * The request target is the client's whole URL (absolute form, which
+   * HTTP/1.1 servers accept): the isolate's `req.url` is then already the
+   * client's, with no copy of the Request inside the isolate.
    */
   forward(
     req: Request,
-    extra: [string, string][],
+    headers: [string, string][],
     signal?: AbortSignal,
   ): Promise<Response> {
-    const url = req.url;
-    // path and query without a URL parse: after "scheme://authority"
-    const slash = url.indexOf("/", url.indexOf("//") + 2);
-    const target = slash < 0 ? "/" : url.slice(slash);
-    const headers: [string, string][] = [];
-    let host = false;
-    let length: string | undefined;
-    for (const h of req.headers) {
-      const k = h[0];
-      if (DROP.has(k)) {
-        if (k === "content-length") length = h[1];
-        continue;
-      }
-      // only the daemon speaks x-mypaas-* to an isolate
-      if (k.startsWith("x-mypaas-")) continue;
-      if (k === "host") host = true;
-      headers.push(h);
-    }
-    if (!host) headers.push(["host", "isolate"]);
-    for (const h of extra) headers.push(h);
     const body = req.body;
-    const n = body && length !== undefined && /^\d+$/.test(length)
-      ? Number(length)
-      : undefined;
-    return this.#send(req.method, target, headers, body, signal, n);
+    let n: number | undefined;
+    if (body) {
+      const length = req.headers.get("content-length");
+      if (length !== null && /^\d+$/.test(length)) n = Number(length);
+    }
+    return this.#send(req.method, req.url, headers, body, signal, n);
   }
 
   /** Closes idle connections; requests in flight finish. */

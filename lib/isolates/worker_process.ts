@@ -261,17 +261,14 @@ export class WorkerProcess {
   fetch(
     id: string,
     req: Request,
-    remoteAddr: string,
+    headers: [string, string][],
     signal?: AbortSignal,
   ): Promise<Response> {
     const client = this.#clients.get(id);
     if (!client || this.#exited) {
       return Promise.reject(new Error(`isolate ${id} of ${this.name} is gone`));
     }
-    return client.forward(req, [
-      ["x-mypaas-url", req.url],
-      ["x-mypaas-remote-addr", remoteAddr],
-    ], signal);
+    return client.forward(req, headers, signal);
   }
 
   /** Ends the process (closing stdin, then SIGKILL); idempotent, bounded. */

@@ -8,9 +8,12 @@
 /** A parsed response head. */
 export interface Parsed {
   status: number;
-  headers: Headers;
-  /** The same headers as name/value pairs, in arrival order. */
-  raw: [string, string][];
+  /**
+   * Name/value pairs in arrival order, names lower-cased, minus
+   * transfer-encoding. Not a Headers: its validation runs once, when the
+   * pairs go into the Response the proxy sends on.
+   */
+  headers: [string, string][];
   length?: number;
   chunked: boolean;
   close: boolean;
@@ -182,8 +185,7 @@ function parseHead(text: string): Parsed {
   if (!lines[0]!.startsWith("HTTP/1.") || !(status >= 100)) {
     throw new Error("malformed upstream status line");
   }
-  const headers = new Headers();
-  const raw: [string, string][] = [];
+  const headers: [string, string][] = [];
   let length: number | undefined;
   let chunked = false;
   let close = lines[0]!.startsWith("HTTP/1.0");
@@ -202,15 +204,13 @@ function parseHead(text: string): Parsed {
       if (v.includes("close")) close = true;
       if (v.includes("keep-alive")) close = false;
     }
-    headers.append(name, value);
-    raw.push([name, value]);
+    headers.push([name, value]);
   }
   if (chunked) length = undefined;
   if (length === undefined && !chunked) close = true;
   return {
     status,
     headers,
-    raw,
     ...(length !== undefined ? { length } : {}),
     chunked,
     close,

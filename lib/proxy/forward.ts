@@ -8,14 +8,15 @@
  */
 import { errorPage } from "./error_pages.ts";
 import {
+  appendEndToEnd,
   type ClientSide,
   type RequestHead,
-  stripHopByHop,
   upstreamHeaders,
 } from "./headers.ts";
 import { guardBody, type Tripwire } from "./limits.ts";
 import type { Target, UpstreamPool } from "./upstream_pool.ts";
 import type { H1Client, H1Request, H1Response } from "./h1_client.ts";
+import { Deadlines } from "../deadlines.ts";
 
 /**
  * Sends one request to an upstream origin (`http://host:port`); the answer's
@@ -45,7 +46,7 @@ export function fetchSend(client: Deno.HttpClient): UpstreamSend {
     const length = res.headers.get("content-length");
     return {
       status: res.status,
-      headers: new Headers(res.headers),
+      headers: [...res.headers],
       body: res.body,
       ...(length !== null ? { length: Number(length) } : {}),
     };
@@ -71,6 +72,9 @@ export interface ForwardRequest {
   /** Add HSTS to the response (https route served over https). */
   hsts: boolean;
 }
+
+/** Upstream timeouts of requests in flight: one timer for all of them. */
+const deadlines = new Deadlines();
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 const HSTS = "max-age=31536000";
@@ -117,7 +121,7 @@ export async function forwardToPool(
       const t = pick.target;
       t.acquire();
       const ac = new AbortController();
-      const timer = setTimeout(() => ac.abort(), limits.upstreamTimeout);
+      const timer = deadlines.add(limits.upstreamTimeout, () => ac.abort());
       let res: H1Response;
       try {
         res = await send(t.url, {
@@ -129,7 +133,7 @@ export async function forwardToPool(
           signal: ac.signal,
         });
       } catch {
-        clearTimeout(timer);
+        timer.clear();
         t.release();
         if (trip.tripped) return errorPage(trip.tripped.status);
         if (ac.signal.aborted) return errorPage(504);
@@ -138,16 +142,14 @@ export async function forwardToPool(
         if (retryable) continue;
         return errorPage(502);
       }
-      clearTimeout(timer);
-      const h = res.headers;
-      stripHopByHop(h);
+      timer.clear();
+      const out = new Response(countedBody(res, t), { status: res.status });
+      const h = out.headers;
+      appendEndToEnd(h, res.headers);
       if (pick.setCookie) h.append("set-cookie", pick.setCookie);
       h.set("x-request-id", side.requestId);
       if (fr.hsts) h.set("strict-transport-security", HSTS);
-      return new Response(countedBody(res, t), {
-        status: res.status,
-        headers: h,
-      });
+      return out;
     }
   } finally {
     trip.dispose?.();

@@ -37,12 +37,11 @@ const NO_BODY_STATUS = (s: number) => s === 204 || s === 304 || s < 200;
 /** A response head and body; `headers` belongs to the caller. */
 export interface H1Response {
   status: number;
-  headers: Headers;
   /**
-   * The headers as pairs (minus transfer-encoding): appending them to a new
-   * Response's own headers is cheaper than `new Response(b, { headers })`.
+   * Name/value pairs (names lower-cased, minus transfer-encoding): appended
+   * to the Response sent on, the only place they are validated.
    */
-  raw?: [string, string][];
+  headers: [string, string][];
   body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null;
   /** Body length when known. */
   length?: number;
@@ -214,7 +213,6 @@ export class H1Client {
     const init = {
       status: res.status,
       headers: res.headers,
-      raw: res.raw,
       ...(res.length !== undefined ? { length: res.length } : {}),
     };
     if (r.method === "HEAD" || NO_BODY_STATUS(res.status)) {

@@ -17,16 +17,20 @@ const HOP_BY_HOP = [
   "upgrade",
 ];
 
-/** Deletes hop-by-hop headers, including those named in Connection. */
-export function stripHopByHop(h: Headers): void {
-  const conn = h.get("connection");
-  if (conn) {
-    for (const name of conn.split(",")) {
-      const n = name.trim();
-      if (n) h.delete(n);
-    }
+const HOP_SET = new Set(HOP_BY_HOP);
+
+/**
+ * Appends an upstream's response header pairs (names lower-cased) to `h`,
+ * minus hop-by-hop headers and those named in its Connection header.
+ */
+export function appendEndToEnd(h: Headers, pairs: [string, string][]): void {
+  let drop = HOP_SET;
+  for (const [k, v] of pairs) {
+    if (k !== "connection") continue;
+    if (drop === HOP_SET) drop = new Set(HOP_SET);
+    for (const n of v.split(",")) drop.add(n.trim().toLowerCase());
   }
-  for (const name of HOP_BY_HOP) h.delete(name);
+  for (const [k, v] of pairs) if (!drop.has(k)) h.append(k, v);
 }
 
 /** What the proxy knows about the client side of a request. */

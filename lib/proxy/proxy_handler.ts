@@ -47,12 +47,13 @@ export function createProxyHandler(
     const path = url.pathname;
     const host = url.hostname;
     const requestId = requestIdOf(req);
-    const info = {
+    const head = readHead(req, path + url.search);
+    const info: RequestInfo = {
       remoteAddr: conn.remoteAddr,
       scheme: conn.scheme,
       requestId,
+      head,
     };
-    const head = readHead(req, path + url.search);
     if (head.size > opts.maxHeader) return errorPage(431);
     const length = Number(req.headers.get("content-length") ?? 0);
     if (length > opts.maxBody) return errorPage(413);

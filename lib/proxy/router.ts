@@ -8,6 +8,7 @@ import { InputError } from "../errors.ts";
 import type { TrafficControl, Upstream } from "../deploy/traffic.ts";
 import type { ServiceSpec, SpecUrl } from "../spec/types.ts";
 import { HealthChecker } from "./health.ts";
+import type { RequestHead } from "./headers.ts";
 import { type Route, RouteTable } from "./route_table.ts";
 import { StickySigner } from "./sticky.ts";
 import { UpstreamPool } from "./upstream_pool.ts";
@@ -17,6 +18,8 @@ export interface RequestInfo {
   remoteAddr: Deno.NetAddr;
   scheme: "http" | "https";
   requestId: string;
+  /** The request's headers, already read once by the proxy. */
+  head?: RequestHead;
 }
 
 /** A backend that answers in-process (isolate functions, the admin API). */
