@@ -1,8 +1,10 @@
 // deno-lint-ignore-file no-console
 /**
  * Isolate benchmarks (issue 6): cold start with a warm pool, warm throughput
- * against bare Deno.serve, density (warm isolates per GiB of RSS) and push
- * to first 200. Loopback only; every loop is bounded.
+ * against bare Deno.serve (through the daemon's real proxy front, with the
+ * floor of any out-of-process design beside it) and push to first 200.
+ * Density is bench/isolates_density_bench.ts. Loopback only; every loop is
+ * bounded.
  *
  * Run alone: `deno run -A bench/isolates_bench.ts`; `bench/run.ts` calls run().
  */
@@ -15,6 +17,7 @@ import {
 } from "../lib/isolates/pool.ts";
 import { FunctionsPlatform } from "../lib/daemon/functions.ts";
 import { resolveConfig } from "../lib/config/mod.ts";
+import { ProxyServer, Router } from "../lib/proxy/mod.ts";
 
 const RUNTIME = new URL("../lib/isolates/runtime", import.meta.url).pathname;
 const HANDLER = `export default { fetch: () => new Response("hello world") };`;
@@ -53,7 +56,6 @@ async function makePool(dir: string, over: Partial<PoolOptions> = {}) {
       memoryLimit: 128 * 2 ** 20,
       cpuLimitMs: 1000,
       loadTimeoutMs: 10_000,
-      // e.g. BENCH_V8_FLAGS=--max-semi-space-size=1 to measure density.
       v8Flags: (Deno.env.get("BENCH_V8_FLAGS") ?? "").split(",").filter(
         Boolean,
       ),
@@ -129,14 +131,101 @@ async function wrk(
   return { rps: Number(m[1]), n: Number(n[1]) };
 }
 
+/** One GET with a Host header (fetch cannot set Host); the raw answer. */
+async function rawGet(port: number, host: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(
+    new TextEncoder().encode(
+      `GET / HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`,
+    ),
+  );
+  const text = await new Response(conn.readable).text();
+  return text;
+}
+
+/** A port's throughput under wrk and the CPU per request of `pids`. */
+async function measure(port: number, pids: number[], secs: number) {
+  await wrk(port, 1);
+  const c0 = pids.map(cpuSeconds);
+  const r = await wrk(port, secs);
+  const us = pids.map((p, i) => (cpuSeconds(p) - c0[i]!) * 1e6 / r.n);
+  return { rps: r.rps, us };
+}
+
+/**
+ * The floor of any isolate design that keeps user code out of the daemon's
+ * process: Deno.serve plus ONE write and ONE read on a Unix socket per
+ * request (a length-prefixed frame, no HTTP, no headers), answered by a
+ * trivial backend process. Returns its port and a stop function.
+ */
+async function ipcFloor(dir: string) {
+  const path = `${dir}/floor.sock`;
+  const backend = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./_ipc_floor.ts", import.meta.url).pathname],
+    env: { FLOOR_SOCKET: path },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = backend.stdout.getReader();
+  await reader.read(); // "ready"
+  const conn = await Deno.connect({ transport: "unix", path });
+  const waiting: ((b: Uint8Array<ArrayBuffer>) => void)[] = [];
+  void (async () => {
+    const buf = new Uint8Array(64 * 1024);
+    let have = 0;
+    for (;;) {
+      const n = await conn.read(buf.subarray(have)).catch(() => null);
+      if (n === null) return;
+      have += n;
+      let at = 0;
+      while (have - at >= 4) {
+        const len = new DataView(buf.buffer, at).getUint32(0);
+        if (have - at < 4 + len) break;
+        waiting.shift()?.(buf.slice(at + 4, at + 4 + len));
+        at += 4 + len;
+      }
+      buf.copyWithin(0, at, have);
+      have -= at;
+    }
+  })();
+  const enc = new TextEncoder();
+  const front = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => {
+      const url = enc.encode(req.url);
+      const frame = new Uint8Array(4 + url.length);
+      new DataView(frame.buffer).setUint32(0, url.length);
+      frame.set(url, 4);
+      const { promise, resolve } = Promise.withResolvers<
+        Uint8Array<ArrayBuffer>
+      >();
+      waiting.push(resolve);
+      void conn.write(frame);
+      return promise.then((b) => new Response(b));
+    },
+  );
+  return {
+    port: front.addr.port,
+    backendPid: backend.pid,
+    async stop() {
+      await front.shutdown();
+      conn.close();
+      backend.kill();
+      await backend.status;
+      reader.releaseLock();
+      await backend.stdout.cancel().catch(() => {});
+    },
+  };
+}
+
 /**
  * Bare Deno.serve and the isolate path in the same run, same handler, same
- * wrk settings (-t1 -c32, 1 s warm-up each), measured bare, isolate, bare
- * (bare = the mean: the host's load drifts). CPU per request is per process:
- * the daemon (this process) and the isolate's worker process. The isolate
- * path is two HTTP servers and a client per request on the same two cores as
- * wrk, so the goal of 0.8x bare is out of reach by construction; the useful
- * figures are CPU per request and where it goes (see the printed breakdown).
+ * wrk settings (-t1 -c32, 1 s warm-up each), measured bare, isolate, floor,
+ * bare (bare = the mean: the host's load drifts). The isolate path is the
+ * daemon's real front: ProxyServer (connection guard, limits, routing) ->
+ * the function's route -> IsolatePool -> the isolate's Unix socket. CPU per
+ * request is per process: this one (the daemon) and the worker processes.
+ * The floor (see ipcFloor) bounds what any out-of-process design reaches.
  */
 async function throughput(dir: string): Promise<void> {
   const secs = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
@@ -144,28 +233,43 @@ async function throughput(dir: string): Promise<void> {
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     () => new Response("hello world"),
   );
-  const { pool, artifact } = await makePool(`${dir}/warm`, { minWorkers: 2 });
-  const target = await artifact();
-  const front = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    (req, info) =>
-      pool.dispatch(target, req, { clientIp: info.remoteAddr.hostname }),
+  const dataDir = `${dir}/warm`;
+  const config = resolveConfig(
+    `[server]\ndata_dir = "${dataDir}"\n[isolates]\ncluster_cpu_pct_target = 1.0\ncluster_memory_pct_target = 1.0\n`,
+    { home: dataDir },
   );
-  const measure = async (port: number, pids: number[]) => {
-    await wrk(port, 1);
-    const c0 = pids.map(cpuSeconds);
-    const r = await wrk(port, secs);
-    const us = pids.map((p, i) => (cpuSeconds(p) - c0[i]!) * 1e6 / r.n);
-    return { rps: r.rps, us };
-  };
+  const router = new Router();
+  const platform = new FunctionsPlatform(config, {
+    log: silentLogger,
+    denoPath: Deno.execPath(),
+    routes: router,
+  });
+  await platform.start();
+  const proxy = new ProxyServer({
+    router,
+    config,
+    listen: { http: 0, https: false },
+  });
+  await proxy.start();
+  const floor = await ipcFloor(dir);
   try {
-    await (await pool.dispatch(target, new Request("http://b.test/"), {
-      clientIp: "127.0.0.1",
-    })).text();
-    const workers = pool.processes().map((p) => p.pid!);
-    const a1 = await measure(bare.addr.port, [Deno.pid]);
-    const b = await measure(front.addr.port, [Deno.pid, ...workers]);
-    const a2 = await measure(bare.addr.port, [Deno.pid]);
+    const r = await platform.deploySingleFile(
+      "warm",
+      `// mypaas.url=http://b.test\n${HANDLER}`,
+      {},
+      () => {},
+    );
+    if (!r.ok) throw new Error(r.error);
+    const port = proxy.httpAddr!.port;
+    const first = await rawGet(port, "b.test");
+    if (!first.endsWith("hello world")) {
+      throw new Error(`the function did not answer: ${first}`);
+    }
+    const workers = platform.pool.processes().map((p) => p.pid!);
+    const a1 = await measure(bare.addr.port, [Deno.pid], secs);
+    const b = await measure(port, [Deno.pid, ...workers], secs);
+    const f = await measure(floor.port, [Deno.pid, floor.backendPid], secs);
+    const a2 = await measure(bare.addr.port, [Deno.pid], secs);
     const a = (a1.rps + a2.rps) / 2;
     const bareUs = (a1.us[0]! + a2.us[0]!) / 2;
     const workerUs = b.us.slice(1).reduce((x, y) => x + y, 0);
@@ -179,57 +283,18 @@ async function throughput(dir: string): Promise<void> {
           (b.us[0]! + workerUs).toFixed(1)
         } us = daemon ${b.us[0]!.toFixed(1)} + worker process ${
           workerUs.toFixed(1)
-        }`,
+        }\n` +
+        `  floor of any out-of-process design (Deno.serve + one Unix-socket write and read): ${
+          f.rps.toFixed(0)
+        } req/s, ratio ${(f.rps / a).toFixed(2)}, CPU ${
+          (f.us[0]! + f.us[1]!).toFixed(1)
+        } us = front ${f.us[0]!.toFixed(1)} + backend ${f.us[1]!.toFixed(1)}`,
     );
   } finally {
-    await front.shutdown();
+    await floor.stop();
+    await proxy.stop();
+    await platform.stop();
     await bare.shutdown();
-    await pool.stop();
-  }
-}
-
-function rssOf(pid: number): number {
-  const text = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(text)?.[1] ?? 0) * 1024;
-}
-
-async function density(dir: string, perProcess: number): Promise<void> {
-  const n = 48;
-  // Boot n standbys first (boot rate is ~30 ms of CPU per isolate), then
-  // load a distinct deployment into each: n warm isolates.
-  const { pool, artifact } = await makePool(`${dir}/density${perProcess}`, {
-    minWorkers: n,
-    maxWorkers: n,
-    freePoolRatio: 0,
-    isolatesPerProcess: perProcess,
-    queueTimeoutMs: 60_000,
-  });
-  try {
-    const targets: Target[] = [];
-    for (let i = 0; i < n; i++) targets.push(await artifact());
-    let next = 0;
-    await Promise.all(Array.from({ length: 4 }, async () => {
-      while (next < n) {
-        const t = targets[next++]!;
-        const res = await pool.dispatch(t, new Request("http://b.test/"), {
-          clientIp: "127.0.0.1",
-        });
-        await res.text();
-        if (res.status !== 200) throw new Error(`density: got ${res.status}`);
-      }
-    }));
-    const warm = pool.isolates().filter((i) => i.state === "active").length;
-    const rss = pool.processes().reduce((s, p) => s + rssOf(p.pid!), 0);
-    const perGiB = warm / (rss / 2 ** 30);
-    console.log(
-      `density (${perProcess} isolates/process): ${warm} warm isolates in ${
-        (rss / 2 ** 20).toFixed(0)
-      } MiB RSS = ${(rss / warm / 2 ** 20).toFixed(1)} MiB each, ${
-        perGiB.toFixed(0)
-      } per GiB (goal >= 200, ratio ${(perGiB / 200).toFixed(2)})`,
-    );
-  } finally {
-    await pool.stop();
   }
 }
 
@@ -279,17 +344,13 @@ async function pushToFirst200(dir: string): Promise<void> {
 
 /** Runs the isolate benchmarks (all, or those named) and prints figures. */
 export async function run(
-  only: string[] = ["cold", "throughput", "density", "push"],
+  only: string[] = ["cold", "throughput", "push"],
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "mypaas-isobench-" });
   try {
     console.log(`isolates (deno ${Deno.version.deno})`);
     if (only.includes("cold")) await coldStart(dir);
     if (only.includes("throughput")) await throughput(dir);
-    if (only.includes("density")) {
-      await density(dir, 4);
-      await density(dir, 16);
-    }
     if (only.includes("push")) await pushToFirst200(dir);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});

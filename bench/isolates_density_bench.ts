@@ -23,6 +23,16 @@ function rssOf(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(text)?.[1] ?? 0) * 1024;
 }
 
+/**
+ * Proportional set size: pages shared between the worker processes (the
+ * deno binary's code, its snapshot) count once in total, not once per
+ * process as in RSS.
+ */
+function pssOf(pid: number): number {
+  const text = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
+  return Number(/^Pss:\s+(\d+)/m.exec(text)?.[1] ?? 0) * 1024;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (b: number) => (b / 2 ** 20).toFixed(1);
 
@@ -81,6 +91,7 @@ async function sweep(dir: string, perProcess: number): Promise<void> {
     const procs = pool.processes();
     const warm = pool.isolates().filter((i) => i.state === "active").length;
     const rss = procs.reduce((s, p) => s + rssOf(p.pid!), 0);
+    const pss = procs.reduce((s, p) => s + pssOf(p.pid!), 0);
     // Bounded load on 4 isolates: 2 s, 8 loops.
     const end = performance.now() + 2000;
     let served = 0;
@@ -99,7 +110,9 @@ async function sweep(dir: string, perProcess: number): Promise<void> {
         mib(rss / warm)
       } MiB each, ${perGiB.toFixed(0)} per GiB (goal >= 200, ratio ${
         (perGiB / 200).toFixed(2)
-      }); after ${served} requests on 4 of them: ${mib(hot)} MiB`,
+      }); PSS ${mib(pss)} MiB = ${
+        (warm / (pss / 2 ** 30)).toFixed(0)
+      } per GiB; after ${served} requests on 4 of them: ${mib(hot)} MiB RSS`,
     );
   } finally {
     await pool.stop();

@@ -290,8 +290,9 @@ Deno.test("unix http client: forward() sends the client's URL as target and X-Fo
       clientIp: "192.0.2.7",
       requestId: "rid-1",
     });
-    const res = await within(client.forward(req, headers));
+    const { res, sized } = await within(client.forward(req, headers));
     assertEquals(res.status, 204);
+    assert(sized, "no body is done with the head");
     assertEquals(res.headers.get("x-b"), "2");
     assertEquals(res.headers.get("x-c"), null, "named in Connection");
     assertEquals(res.headers.get("keep-alive"), null);
@@ -307,5 +308,32 @@ Deno.test("unix http client: forward() sends the client's URL as target and X-Fo
     assert(seen.includes("x-request-id: rid-1\r\n"), seen);
     assert(seen.includes("host: app.test\r\n"), seen);
     assert(seen.includes("x-user: u\r\n"), seen);
+  });
+});
+
+Deno.test("unix http client: forward() leaves a whole body's length and Date to the daemon's server; a chunked one is not sized", async () => {
+  await withServer(async (req, conn) => {
+    await conn.write(enc.encode(
+      req.startsWith("GET http://a.test/whole")
+        ? "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ndate: Thu, 01 Jan 1970 00:00:00 GMT\r\nx-a: 1\r\n\r\nhello"
+        : "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+    ));
+  }, async (client) => {
+    const whole = new Request("http://a.test/whole");
+    const a = await within(
+      client.forward(whole, isolateHeaders(whole, { clientIp: "127.0.0.1" })),
+    );
+    assert(a.sized);
+    assertEquals([...a.res.headers], [["x-a", "1"]]);
+    assertEquals(await a.res.text(), "hello");
+    const chunked = new Request("http://a.test/chunked");
+    const b = await within(
+      client.forward(
+        chunked,
+        isolateHeaders(chunked, { clientIp: "127.0.0.1" }),
+      ),
+    );
+    assert(!b.sized, "a stream keeps its isolate busy until it ends");
+    assertEquals(await b.res.text(), "hi");
   });
 });

@@ -208,8 +208,8 @@ export class IsolatePool {
     };
     try {
       if (iso.state !== "active") await iso.ready;
-      const res = await iso.proc.fetch(iso.id, req, headers, abort.signal);
-      return trackBody(res, () => iso.touch(), release);
+      const a = await iso.proc.fetch(iso.id, req, headers, abort.signal);
+      return trackBody(a.res, a.sized, () => iso.touch(), release);
     } catch (err) {
       release();
       if (abort.signal.aborted && !iso.gone.signal.aborted) {

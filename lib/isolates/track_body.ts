@@ -5,14 +5,18 @@
  * traffic for idle shutdown, until it ends or the client cancels it.
  */
 
-/** Returns `res` with `done` called once its body is finished. */
+/**
+ * Returns `res` with `done` called once its body is finished; `sized` says
+ * its length is known (or it has none).
+ */
 export function trackBody(
   res: Response,
+  sized: boolean,
   onChunk: () => void,
   done: () => void,
 ): Response {
-  // the length first: reading `res.body` turns a bytes body into a stream
-  if (res.headers.has("content-length") || !res.body) {
+  // not `res.body` first: reading it turns a bytes body into a stream
+  if (sized || !res.body) {
     done();
     return res;
   }

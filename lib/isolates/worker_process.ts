@@ -9,7 +9,7 @@
  * throughput of relaying them through the process by postMessage). Stdout
  * carries the process's events (isolate logs and exits).
  */
-import { UnixHttpClient } from "./unix_http.ts";
+import { type IsolateAnswer, UnixHttpClient } from "./unix_http.ts";
 
 /** How to start worker processes. */
 export interface WorkerProcessOptions {
@@ -263,7 +263,7 @@ export class WorkerProcess {
     req: Request,
     headers: [string, string][],
     signal?: AbortSignal,
-  ): Promise<Response> {
+  ): Promise<IsolateAnswer> {
     const client = this.#clients.get(id);
     if (!client || this.#exited) {
       return Promise.reject(new Error(`isolate ${id} of ${this.name} is gone`));

@@ -21,16 +21,23 @@ const HOP_SET = new Set(HOP_BY_HOP);
 
 /**
  * Appends an upstream's response header pairs (names lower-cased) to `h`,
- * minus hop-by-hop headers and those named in its Connection header.
+ * minus hop-by-hop headers, those named in its Connection header and those
+ * in `skip`.
  */
-export function appendEndToEnd(h: Headers, pairs: [string, string][]): void {
+export function appendEndToEnd(
+  h: Headers,
+  pairs: [string, string][],
+  skip?: Set<string>,
+): void {
   let drop = HOP_SET;
   for (const [k, v] of pairs) {
     if (k !== "connection") continue;
     if (drop === HOP_SET) drop = new Set(HOP_SET);
     for (const n of v.split(",")) drop.add(n.trim().toLowerCase());
   }
-  for (const [k, v] of pairs) if (!drop.has(k)) h.append(k, v);
+  for (const [k, v] of pairs) {
+    if (!drop.has(k) && !skip?.has(k)) h.append(k, v);
+  }
 }
 
 /** What the proxy knows about the client side of a request. */
