@@ -77,6 +77,38 @@ GREETING = "hi"
     assertEquals(unknownId.status, 404);
     await unknownId.body?.cancel();
 
+    // The handler sees the client's URL, its address (not a spoofed one)
+    // and the proxy's request id, as a container would.
+    const echo = await Deno.makeTempDir({ prefix: "mypaas-echo-" });
+    await Deno.writeTextFile(
+      `${echo}/main.ts`,
+      `// mypaas.service=echo
+// mypaas.url=http://echo.fn.test
+export default { fetch: (req, info) => Response.json({
+  url: req.url,
+  remote: info.remoteAddr.hostname,
+  xff: req.headers.get("x-forwarded-for"),
+  rid: req.headers.get("x-request-id"),
+}) };
+`,
+    );
+    const e = await client.deploy(echo, {}, () => {});
+    await Deno.remove(echo, { recursive: true });
+    assert(e.ok, e.error);
+    const seen = await (await fetch(`http://127.0.0.1:${port}/e?q=1`, {
+      headers: {
+        "x-deno-deploy-id": "echo",
+        "x-forwarded-for": "6.6.6.6",
+        "x-request-id": "e2e-1",
+      },
+    })).json();
+    assertEquals(seen, {
+      url: `http://127.0.0.1:${port}/e?q=1`,
+      remote: "127.0.0.1",
+      xff: "6.6.6.6, 127.0.0.1",
+      rid: "e2e-1",
+    });
+
     await client.remove("hello");
     const gone = await get();
     assertEquals(gone?.status, 404);
