@@ -1,33 +1,51 @@
 /**
- * The backend of bench/isolates_bench.ts's IPC floor: answers each
- * length-prefixed frame on a Unix socket with a fixed frame, nothing else.
+ * The IPC floor of bench/isolates_bench.ts: length-prefixed frames on a Unix
+ * socket. Run as a program (FLOOR_SOCKET=path), it is the trivial backend
+ * that answers each frame with a fixed one.
  */
-const path = Deno.env.get("FLOOR_SOCKET")!;
-await Deno.remove(path).catch(() => {});
-const listener = Deno.listen({ transport: "unix", path });
-const body = new TextEncoder().encode("hello world");
-const reply = new Uint8Array(4 + body.length);
-new DataView(reply.buffer).setUint32(0, body.length);
-reply.set(body, 4);
-await Deno.stdout.write(new TextEncoder().encode("ready\n"));
-for await (const conn of listener) {
-  void (async () => {
-    const buf = new Uint8Array(64 * 1024);
-    let have = 0;
-    for (;;) {
-      const n = await conn.read(buf.subarray(have)).catch(() => null);
-      if (n === null) return;
-      have += n;
-      let at = 0, frames = 0;
-      while (have - at >= 4) {
-        const len = new DataView(buf.buffer, at).getUint32(0);
-        if (have - at < 4 + len) break;
-        at += 4 + len;
-        frames++;
-      }
-      buf.copyWithin(0, at, have);
-      have -= at;
-      for (let i = 0; i < frames; i++) await conn.write(reply);
+
+/** Calls `onFrame` with each frame's payload until the connection ends. */
+export async function readFrames(
+  conn: Deno.Conn,
+  onFrame: (payload: Uint8Array<ArrayBuffer>) => void | Promise<void>,
+): Promise<void> {
+  const buf = new Uint8Array(64 * 1024);
+  let have = 0;
+  for (;;) {
+    const n = await conn.read(buf.subarray(have)).catch(() => null);
+    if (n === null) return;
+    have += n;
+    let at = 0;
+    const frames: Uint8Array<ArrayBuffer>[] = [];
+    while (have - at >= 4) {
+      const len = new DataView(buf.buffer, at).getUint32(0);
+      if (have - at < 4 + len) break;
+      frames.push(buf.slice(at + 4, at + 4 + len));
+      at += 4 + len;
     }
-  })();
+    buf.copyWithin(0, at, have);
+    have -= at;
+    for (const f of frames) await onFrame(f);
+  }
+}
+
+/** `payload` with its 4-byte big-endian length in front. */
+export function frame(payload: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(4 + payload.length);
+  new DataView(out.buffer).setUint32(0, payload.length);
+  out.set(payload, 4);
+  return out;
+}
+
+if (import.meta.main) {
+  const path = Deno.env.get("FLOOR_SOCKET")!;
+  await Deno.remove(path).catch(() => {});
+  const listener = Deno.listen({ transport: "unix", path });
+  const reply = frame(new TextEncoder().encode("hello world"));
+  await Deno.stdout.write(new TextEncoder().encode("ready\n"));
+  for await (const conn of listener) {
+    void readFrames(conn, async () => {
+      await conn.write(reply);
+    });
+  }
 }

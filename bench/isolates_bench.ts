@@ -18,6 +18,7 @@ import {
 import { FunctionsPlatform } from "../lib/daemon/functions.ts";
 import { resolveConfig } from "../lib/config/mod.ts";
 import { ProxyServer, Router } from "../lib/proxy/mod.ts";
+import { frame, readFrames } from "./_ipc_floor.ts";
 
 const RUNTIME = new URL("../lib/isolates/runtime", import.meta.url).pathname;
 const HANDLER = `export default { fetch: () => new Response("hello world") };`;
@@ -170,37 +171,16 @@ async function ipcFloor(dir: string) {
   await reader.read(); // "ready"
   const conn = await Deno.connect({ transport: "unix", path });
   const waiting: ((b: Uint8Array<ArrayBuffer>) => void)[] = [];
-  void (async () => {
-    const buf = new Uint8Array(64 * 1024);
-    let have = 0;
-    for (;;) {
-      const n = await conn.read(buf.subarray(have)).catch(() => null);
-      if (n === null) return;
-      have += n;
-      let at = 0;
-      while (have - at >= 4) {
-        const len = new DataView(buf.buffer, at).getUint32(0);
-        if (have - at < 4 + len) break;
-        waiting.shift()?.(buf.slice(at + 4, at + 4 + len));
-        at += 4 + len;
-      }
-      buf.copyWithin(0, at, have);
-      have -= at;
-    }
-  })();
+  void readFrames(conn, (b) => waiting.shift()?.(b));
   const enc = new TextEncoder();
   const front = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     (req) => {
-      const url = enc.encode(req.url);
-      const frame = new Uint8Array(4 + url.length);
-      new DataView(frame.buffer).setUint32(0, url.length);
-      frame.set(url, 4);
       const { promise, resolve } = Promise.withResolvers<
         Uint8Array<ArrayBuffer>
       >();
       waiting.push(resolve);
-      void conn.write(frame);
+      void conn.write(frame(enc.encode(req.url)));
       return promise.then((b) => new Response(b));
     },
   );
