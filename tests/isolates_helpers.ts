@@ -14,7 +14,11 @@ export const RUNTIME_DIR = new URL("../lib/isolates/runtime", import.meta.url)
   .pathname;
 
 /** A started pool in a fresh temp dir; `close()` stops it and cleans up. */
-export async function testPool(over: Partial<PoolOptions> = {}) {
+export async function testPool(
+  over: Partial<Omit<PoolOptions, "process">> & {
+    process?: Partial<PoolOptions["process"]>;
+  } = {},
+) {
   const dir = await Deno.makeTempDir({ prefix: "mypaas-iso-" });
   const bundles = `${dir}/bundles`;
   await Deno.mkdir(bundles);

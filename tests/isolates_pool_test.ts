@@ -1,7 +1,6 @@
 import { assert, assertEquals, assertNotEquals } from "./isolates_assert.ts";
 import { call, testPool } from "./isolates_helpers.ts";
 import { denyNetList } from "../lib/isolates/net_policy.ts";
-import type { PoolOptions } from "../lib/isolates/pool.ts";
 
 const COUNTER = `let n = 0;
 export default { fetch: () => new Response(String(++n)) };`;
@@ -352,9 +351,7 @@ Deno.test("IsolatePool counts outbound fetches as activity for idle shutdown", a
   const base = `http://127.0.0.1:${upstream.addr.port}`;
   const t = await testPool({
     idleTimeoutMs: 300,
-    process: { denyNet: denyNetList(["127.0.0.1/32"]) } as PoolOptions[
-      "process"
-    ],
+    process: { denyNet: denyNetList(["127.0.0.1/32"]) },
   });
   try {
     // Each answers at once and keeps working outward in the background.

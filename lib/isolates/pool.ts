@@ -12,16 +12,15 @@
 import type { WorkerEvent, WorkerProcess } from "./worker_process.ts";
 import { maxAssigned, wantedFree } from "./pool_policy.ts";
 import { ProcessSet } from "./process_set.ts";
-import { type ClientInfo, isolateHeaders, NotSentError } from "./unix_http.ts";
-import { Deadlines } from "../deadlines.ts";
+import type { ClientInfo } from "./unix_http.ts";
+import { PoolRequests } from "./pool_requests.ts";
 import {
   PoolBusyError,
   type PoolOptions,
   type PoolStats,
   type Target,
 } from "./pool_types.ts";
-import { PoolIsolate } from "./pool_isolate.ts";
-import { trackBody } from "./track_body.ts";
+import { culprits, PoolIsolate } from "./pool_isolate.ts";
 
 export type { PoolIsolate };
 
@@ -34,29 +33,6 @@ export {
 } from "./pool_types.ts";
 
 let seq = 0;
-
-/** A request that never reached its isolate (see `dispatch`). */
-const NOT_SENT = Symbol("not sent");
-
-/**
- * A broken connection is often its isolate's exit or its process's crash,
- * reported a moment later: wait for that (at most 200 ms), so the reason is
- * right and the next request does not pick a neighbour in a dead process.
- */
-async function settle(iso: PoolIsolate): Promise<void> {
-  if (iso.gone.signal.aborted) return;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const gone = Promise.withResolvers<void>();
-  const onGone = () => gone.resolve();
-  iso.gone.signal.addEventListener("abort", onGone, { once: true });
-  await Promise.race([
-    iso.proc.exited,
-    gone.promise,
-    new Promise((r) => timer = setTimeout(r, 200)),
-  ]);
-  clearTimeout(timer);
-  iso.gone.signal.removeEventListener("abort", onGone);
-}
 
 /** The isolate pool (a daemon Part). */
 export class IsolatePool {
@@ -74,10 +50,40 @@ export class IsolatePool {
   #waiting = 0;
   /** Abnormal isolate exits by deployment key (not idle stops or retires). */
   readonly #restarts = new Map<string, number>();
-  /** Wall-time limits of requests in flight (one timer for all). */
-  readonly #deadlines = new Deadlines();
+  readonly #requests: PoolRequests;
+  /**
+   * Deployment keys whose isolates each get a process of their own: one of
+   * them took its process down or left a thread spinning (Deno 2.9.6 cannot
+   * stop a Worker running JS). Neighbours pay once, not on every repeat.
+   */
+  readonly #alone = new Set<string>();
+  /** Keys whose isolate is booting in a process of its own. */
+  readonly #aloneBooting = new Set<string>();
 
   constructor(readonly options: PoolOptions) {
+    this.#requests = new PoolRequests({
+      acquire: (target, instanceId) => this.#acquire(target, instanceId),
+      released: (iso) => {
+        iso.end();
+        if (iso.retired && iso.inflight === 0) {
+          this.#stopIsolate(iso);
+          this.#reconcile();
+        }
+        this.#wake();
+      },
+      broke: (iso, why) => {
+        // A connection error means the isolate is dead or broken: retire it.
+        this.#failed(iso);
+        this.#stopIsolate(iso);
+        if (/CPU budget/.test(why)) {
+          this.#isolateAlone(iso.deployment, "blew its CPU budget");
+          this.#drain(iso.proc);
+        }
+        this.#reconcile();
+      },
+      wallLimitMs: options.wallLimitMs,
+      log: options.log,
+    });
     this.#procs = new ProcessSet(options.process, options.isolatesPerProcess, {
       onEvent: (proc, e) => this.#onEvent(proc, e),
       onCrash: (proc, code) => this.#onProcessExit(proc, code),
@@ -100,7 +106,7 @@ export class IsolatePool {
     this.#stopped = true;
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
-    this.#deadlines.clear();
+    this.#requests.clear();
     this.#wake();
     await this.#procs.stopAll();
     this.#isolates.clear();
@@ -152,86 +158,12 @@ export class IsolatePool {
    * Serves one request with an isolate of `target`. `client` says who sent
    * it (the isolate sees it as X-Forwarded-For and `info.remoteAddr`).
    */
-  async dispatch(
+  dispatch(
     target: Target,
     req: Request,
     client: ClientInfo & { instanceId?: string | null },
   ): Promise<Response> {
-    const headers = isolateHeaders(req, client);
-    const instanceId = client.instanceId ?? null;
-    for (let attempt = 0;; attempt++) {
-      let iso: PoolIsolate;
-      try {
-        iso = await this.#acquire(target, instanceId);
-      } catch (err) {
-        if (!(err instanceof PoolBusyError)) throw err;
-        return new Response("no isolate available, try again\n", {
-          status: 503,
-          headers: { "retry-after": "1" },
-        });
-      }
-      const res = await this.#send(iso, target, req, headers, attempt === 0);
-      if (res !== NOT_SENT) return res;
-    }
-  }
-
-  /**
-   * One try on one isolate. NOT_SENT (when `mayRetry`) means the request
-   * never reached it (the isolate was already gone): it never ran, so it
-   * may go to another isolate.
-   */
-  async #send(
-    iso: PoolIsolate,
-    target: Target,
-    req: Request,
-    headers: [string, string][],
-    mayRetry: boolean,
-  ): Promise<Response | typeof NOT_SENT> {
-    let released = false;
-    const abort = new AbortController();
-    iso.requests.add(abort);
-    const wall = this.#deadlines.add(
-      this.options.wallLimitMs,
-      () => abort.abort(new Error("wall time limit")),
-    );
-    const release = () => {
-      if (released) return;
-      released = true;
-      wall.clear();
-      iso.requests.delete(abort);
-      iso.end();
-      if (iso.retired && iso.inflight === 0) {
-        this.#stopIsolate(iso);
-        this.#reconcile();
-      }
-      this.#wake();
-    };
-    try {
-      if (iso.state !== "active") await iso.ready;
-      const a = await iso.proc.fetch(iso.id, req, headers, abort.signal);
-      return trackBody(a.res, a.sized, () => iso.touch(), release);
-    } catch (err) {
-      release();
-      if (abort.signal.aborted && !iso.gone.signal.aborted) {
-        return new Response("function timed out\n", { status: 504 });
-      }
-      await settle(iso);
-      const why = iso.gone.signal.aborted
-        ? String(iso.gone.signal.reason)
-        : (err as Error).message;
-      this.options.log.warn(`isolate ${iso.id} of ${target.key}: ${why}`);
-      // A connection error means the isolate is dead or broken: retire it.
-      this.#failed(iso);
-      this.#stopIsolate(iso);
-      if (/CPU budget/.test(why)) this.#drain(iso.proc);
-      this.#reconcile();
-      if (mayRetry && err instanceof NotSentError && !req.bodyUsed) {
-        return NOT_SENT;
-      }
-      return new Response("function failed\n", {
-        status: /CPU budget|memory cap/.test(why) ? 500 : 502,
-      });
-    }
+    return this.#requests.dispatch(target, req, client);
   }
 
   /**
@@ -250,6 +182,7 @@ export class IsolatePool {
 
   /** Stops the isolates of a deployment key (release replaced or removed). */
   retire(key: string): void {
+    this.#alone.delete(key);
     for (const iso of this.#isolates.values()) {
       if (iso.deployment !== key) continue;
       // In-flight requests finish first; no new ones are picked.
@@ -286,19 +219,19 @@ export class IsolatePool {
         if (victim) this.#stopIsolate(victim);
         else if (best) return take(best);
       }
-      const standby = [...this.#isolates.values()].find((i) =>
-        i.state === "standby"
-      );
-      if (standby && this.stats().assigned < maxAssigned(this.options)) {
-        standby.assign(target, instanceId);
-        standby.ready.catch((err) => {
-          this.options.log.warn(
-            `${target.key} failed to load in ${standby.id}: ${err.message}`,
-          );
-          this.#stopIsolate(standby);
-        });
-        this.#reconcile();
-        return take(standby);
+      const room = this.stats().assigned < maxAssigned(this.options);
+      if (this.#alone.has(target.key)) {
+        if (room && !this.#aloneBooting.has(target.key)) {
+          const iso = await this.#bootAlone(target, instanceId);
+          if (iso) return take(iso);
+        }
+      } else {
+        const standby = [...this.#isolates.values()].find((i) =>
+          i.state === "standby"
+        );
+        if (standby && room) {
+          return take(this.#assign(standby, target, instanceId));
+        }
       }
       if (best) return take(best);
       const left = deadline - Date.now();
@@ -326,6 +259,67 @@ export class IsolatePool {
       ) best = i;
     }
     return best;
+  }
+
+  /** Loads `target` into the standby `iso` (a cold start). */
+  #assign(
+    iso: PoolIsolate,
+    target: Target,
+    instanceId: string | null,
+  ): PoolIsolate {
+    iso.assign(target, instanceId);
+    iso.ready.catch((err) => {
+      this.options.log.warn(
+        `${target.key} failed to load in ${iso.id}: ${err.message}`,
+      );
+      this.#stopIsolate(iso);
+    });
+    this.#reconcile();
+    return iso;
+  }
+
+  /**
+   * Boots an isolate for `target` in a new process of its own (see
+   * `#alone`); undefined when that failed (logged).
+   */
+  async #bootAlone(
+    target: Target,
+    instanceId: string | null,
+  ): Promise<PoolIsolate | undefined> {
+    const id = `iso-${++seq}`;
+    this.#aloneBooting.add(target.key);
+    let proc: WorkerProcess | undefined;
+    try {
+      proc = await this.#procs.spawnAlone(id);
+      const iso = new PoolIsolate(id, proc);
+      // "booting": no other request takes it as a standby meanwhile
+      this.#isolates.set(id, iso);
+      await proc.createIsolate(id);
+      if (iso.state !== "booting") return undefined;
+      iso.state = "standby";
+      return this.#assign(iso, target, instanceId);
+    } catch (err) {
+      this.#isolates.delete(id);
+      if (proc) this.#procs.dropIfEmpty(proc);
+      this.options.log.error(
+        `isolate boot for ${target.key} alone failed: ${
+          (err as Error).message
+        }`,
+      );
+      return undefined;
+    } finally {
+      this.#aloneBooting.delete(target.key);
+      this.#wake();
+    }
+  }
+
+  /** From now on each isolate of `key` runs in a process of its own. */
+  #isolateAlone(key: string | null, why: string): void {
+    if (key === null || this.#alone.has(key)) return;
+    this.#alone.add(key);
+    this.options.log.warn(
+      `${key} ${why}: its isolates now run in a process of their own`,
+    );
   }
 
   #lruIdle(except: string): PoolIsolate | undefined {
@@ -425,7 +419,9 @@ export class IsolatePool {
   #onEvent(proc: WorkerProcess, e: WorkerEvent): void {
     const iso = this.#isolates.get(e.id);
     if (e.ev === "active") iso?.touch();
-    else if (e.ev === "log") {
+    else if (e.ev === "stuck") {
+      if (iso) iso.stuckAt = Date.now();
+    } else if (e.ev === "log") {
       this.options.onLog?.({
         deployment: iso?.deployment ?? "",
         isolate: e.id,
@@ -441,7 +437,10 @@ export class IsolatePool {
       iso.kill(e.reason);
       this.#isolates.delete(e.id);
       this.#procs.dropIfEmpty(proc);
-      if (/CPU budget/.test(e.reason)) this.#drain(proc);
+      if (/CPU budget/.test(e.reason)) {
+        this.#isolateAlone(iso.deployment, "blew its CPU budget");
+        this.#drain(proc);
+      }
       this.#reconcile();
       this.#wake();
     }
@@ -452,12 +451,14 @@ export class IsolatePool {
     this.options.log.warn(
       `isolate worker process ${proc.name} exited (code ${code}): its isolates are gone`,
     );
-    for (const iso of [...this.#isolates.values()]) {
-      if (iso.proc === proc) {
-        this.#failed(iso);
-        iso.kill(`worker process exited with code ${code}`);
-        this.#isolates.delete(iso.id);
-      }
+    const gone = [...this.#isolates.values()].filter((i) => i.proc === proc);
+    for (const c of culprits(gone)) {
+      this.#isolateAlone(c.deployment, "took its worker process down");
+    }
+    for (const iso of gone) {
+      this.#failed(iso);
+      iso.kill(`worker process exited with code ${code}`);
+      this.#isolates.delete(iso.id);
     }
     this.#reconcile();
     this.#wake();

@@ -29,6 +29,8 @@ export class PoolIsolate {
   lastActivity = Date.now();
   /** Counted once as an abnormal exit (CPU, memory, crash). */
   failed = false;
+  /** When its process last reported it stuck in synchronous code. */
+  stuckAt = 0;
   /** Aborts of the requests in flight (fired when the isolate dies). */
   readonly requests = new Set<AbortController>();
   /** Aborted (with the reason) when the isolate dies or is stopped. */
@@ -82,4 +84,21 @@ export class PoolIsolate {
   touch(): void {
     this.lastActivity = Date.now();
   }
+}
+
+/** How recently an isolate must have been stuck to be blamed for a crash. */
+const STUCK_WINDOW_MS = 2000;
+
+/**
+ * The isolates to blame for their process's crash: those its process saw
+ * stuck in synchronous code lately (a heap bomb never yields), else those
+ * with requests in flight. Only assigned isolates can be blamed.
+ */
+export function culprits(
+  isolates: PoolIsolate[],
+  now = Date.now(),
+): PoolIsolate[] {
+  const assigned = isolates.filter((i) => i.deployment !== null);
+  const stuck = assigned.filter((i) => now - i.stuckAt <= STUCK_WINDOW_MS);
+  return stuck.length ? stuck : assigned.filter((i) => i.inflight > 0);
 }

@@ -23,6 +23,8 @@ export class ProcessSet {
   readonly #procs = new Set<WorkerProcess>();
   /** Processes that take no new isolate (they hold a stuck thread). */
   readonly #draining = new WeakSet<WorkerProcess>();
+  /** Processes that host one isolate alone (see `spawnAlone`). */
+  readonly #alone = new WeakSet<WorkerProcess>();
   #spawning: Promise<WorkerProcess> | null = null;
 
   constructor(
@@ -44,7 +46,7 @@ export class ProcessSet {
     for (;;) {
       for (const p of this.#procs) {
         if (
-          !p.isExited && !this.#draining.has(p) &&
+          !p.isExited && !this.#draining.has(p) && !this.#alone.has(p) &&
           p.isolates.size < this.perProcess
         ) {
           p.isolates.add(id);
@@ -58,12 +60,26 @@ export class ProcessSet {
     }
   }
 
-  async #spawn(): Promise<WorkerProcess> {
+  /**
+   * A new process for the isolate `id` alone: no other isolate is ever
+   * placed in it, so whatever that isolate does to its process (a heap bomb,
+   * a spinning thread) costs no neighbour. It stops with its isolate.
+   */
+  spawnAlone(id: string): Promise<WorkerProcess> {
+    return this.#spawn(id);
+  }
+
+  async #spawn(alone?: string): Promise<WorkerProcess> {
     const proc: WorkerProcess = new WorkerProcess(
       this.options,
       (e) => this.events.onEvent(proc, e),
     );
     await proc.start();
+    // marked before it is listed: withRoom() never sees it with room
+    if (alone !== undefined) {
+      this.#alone.add(proc);
+      proc.isolates.add(alone);
+    }
     this.#procs.add(proc);
     void proc.exited.then((s) => {
       if (this.#procs.delete(proc)) this.events.onCrash(proc, s.code);

@@ -38,7 +38,11 @@ export type WorkerEvent =
   | { ev: "log"; id: string; level: string; msg: string }
   /** The isolate's outbound fetches moved (activity for idle shutdown). */
   | { ev: "active"; id: string }
+  /** The isolate missed two pings: it is running synchronous code. */
+  | { ev: "stuck"; id: string }
   | { ev: "exit"; id: string; reason: string };
+
+const EVENTS = new Set(["log", "active", "stuck", "exit"]);
 
 let counter = 0;
 
@@ -194,9 +198,7 @@ export class WorkerProcess {
           continue;
         }
         if (event.ev === "ready") ready();
-        else if (
-          event.ev === "log" || event.ev === "exit" || event.ev === "active"
-        ) {
+        else if (EVENTS.has(event.ev)) {
           if (event.ev === "exit") {
             this.isolates.delete(String(event.id));
             this.forget(String(event.id));

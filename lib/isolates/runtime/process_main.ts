@@ -34,6 +34,8 @@ interface Isolate {
   dead: boolean;
   /** When outbound activity was last reported to the daemon. */
   activeSent: number;
+  /** Reported stuck (missed two pings) since its last pong. */
+  stuckSent: boolean;
 }
 
 /** Outbound activity is reported at most this often per isolate. */
@@ -105,6 +107,7 @@ function create(id: string): Promise<void> {
     loaded: null,
     dead: false,
     activeSent: 0,
+    stuckSent: false,
   };
   isolates.set(id, iso);
   const { promise, resolve, reject } = Promise.withResolvers<void>();
@@ -116,6 +119,7 @@ function create(id: string): Promise<void> {
   iso.port.onmessage = (e: MessageEvent) => {
     const msg = e.data;
     iso.lastPong = Date.now();
+    iso.stuckSent = false;
     if (msg.type === "pong") {
       if (msg.mem) {
         const mib = Math.round(options.memoryLimit / 2 ** 20);
@@ -206,7 +210,15 @@ setInterval(() => {
     if (starved) iso.lastPong = Math.max(iso.lastPong, now - tickMs);
     if (now - iso.lastPong > options.cpuLimitMs) {
       kill(iso, `exceeded its CPU budget of ${options.cpuLimitMs} ms`);
-    } else iso.port.postMessage({ type: "ping" });
+      continue;
+    }
+    // Running synchronous code: if the process dies now (a heap bomb that
+    // never yields), the daemon knows whose code it was.
+    if (!iso.stuckSent && now - iso.lastPong > tickMs * 2) {
+      iso.stuckSent = true;
+      emit({ ev: "stuck", id: iso.id });
+    }
+    iso.port.postMessage({ type: "ping" });
   }
 }, tickMs);
 
