@@ -5,7 +5,9 @@
  * env and V8 flags) plus BENCH_V8_FLAGS (comma-separated, e.g.
  * `--minor-ms,--lite-mode`). A warm isolate has loaded a distinct
  * deployment and served one request. Also prints the RSS after a short
- * bounded load on 4 of them (hot isolates grow). Loopback only.
+ * bounded load on 4 of them (hot isolates grow), PSS beside RSS (shared
+ * pages once), and first the floor: what an empty Deno Worker costs.
+ * Loopback only.
  *
  * Run alone: `deno run -A bench/isolates_density_bench.ts [16 32 64]`.
  */
@@ -119,10 +121,41 @@ async function sweep(dir: string, perProcess: number): Promise<void> {
   }
 }
 
+/**
+ * What one Deno Worker costs with no code at all, with the worker processes'
+ * flags: the floor of any design that gives each deployment a Worker.
+ */
+async function workerFloor(): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--minor-ms",
+      new URL("./_worker_floor.ts", import.meta.url).pathname,
+      "32",
+    ],
+    stdout: "piped",
+  }).output();
+  const r = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    n: number;
+    before: number;
+    after: number;
+  };
+  const each = (r.after - r.before) / r.n;
+  console.log(
+    `floor: an empty Deno ${Deno.version.deno} Worker costs ${
+      mib(each)
+    } MiB RSS (${r.n} in one process): at most ${
+      (2 ** 30 / each).toFixed(0)
+    } per GiB for one Worker per deployment, with no process overhead at all`,
+  );
+}
+
 /** Runs the sweep (per-process figures from the arguments or 16, 32, 64). */
 export async function run(sizes: number[] = [16, 32, 64]): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "mypaas-densbench-" });
   try {
+    await workerFloor();
     for (const n of sizes) await sweep(`${dir}/p${n}`, n);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
