@@ -10,11 +10,7 @@
  */
 import { makeLogger, silentLogger } from "../lib/log.ts";
 import { denyNetList } from "../lib/isolates/net_policy.ts";
-import {
-  IsolatePool,
-  type PoolOptions,
-  type Target,
-} from "../lib/isolates/pool.ts";
+import { IsolatePool, type PoolOptions } from "../lib/isolates/pool.ts";
 import { FunctionsPlatform } from "../lib/daemon/functions.ts";
 import { resolveConfig } from "../lib/config/mod.ts";
 import { ProxyServer, Router } from "../lib/proxy/mod.ts";
