@@ -33,7 +33,7 @@ export class Deadlines {
 
   /** Calls `fire` once `ms` have passed, unless cleared first. */
   add(ms: number, fire: () => void): Deadline {
-    const e = new Entry(this, Date.now() + ms, fire);
+    const e = new Entry(this, performance.now() + ms, fire);
     this.#entries.add(e);
     this.#timer ??= setInterval(() => this.#sweep(), this.tickMs);
     return e;
@@ -56,7 +56,7 @@ export class Deadlines {
   }
 
   #sweep(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const e of this.#entries) {
       if (e.at > now) continue;
       this.#entries.delete(e);

@@ -66,6 +66,37 @@ Deno.test("IsolatePool hands the handler the client's URL, X-Forwarded-* headers
   }
 });
 
+Deno.test("IsolatePool refuses (400) a request whose URL would not fit a request line (a raw Host with blanks)", async () => {
+  const t = await testPool();
+  const fn = await t.artifact(
+    `export default { fetch: () => new Response("ok") };`,
+  );
+  // Deno.serve keeps a raw Host in req.url ("http://a b/p"); the pool writes
+  // that URL into the isolate's request line.
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => t.pool.dispatch(fn, req, { clientIp: "127.0.0.1" }),
+  );
+  try {
+    const ask = async (host: string) => {
+      const c = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: server.addr.port,
+      });
+      await c.write(new TextEncoder().encode(
+        `GET /p HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`,
+      ));
+      return (await new Response(c.readable).text()).slice(9, 12);
+    };
+    assertEquals(await ask("a b"), "400");
+    assertEquals(await ask("a\tb"), "400");
+    assertEquals(await ask("fn.test"), "200");
+  } finally {
+    await server.shutdown();
+    await t.close();
+  }
+});
+
 Deno.test("IsolatePool answers 504 past the wall-time limit and keeps serving", async () => {
   const t = await testPool({ wallLimitMs: 300 });
   try {

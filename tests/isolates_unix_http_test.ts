@@ -290,9 +290,9 @@ Deno.test("unix http client: forward() sends the client's URL as target and X-Fo
       clientIp: "192.0.2.7",
       requestId: "rid-1",
     });
-    const { res, sized } = await within(client.forward(req, headers));
+    const { res, complete } = await within(client.forward(req, headers));
     assertEquals(res.status, 204);
-    assert(sized, "no body is done with the head");
+    assert(complete, "no body is done with the head");
     assertEquals(res.headers.get("x-b"), "2");
     assertEquals(res.headers.get("x-c"), null, "named in Connection");
     assertEquals(res.headers.get("keep-alive"), null);
@@ -311,29 +311,57 @@ Deno.test("unix http client: forward() sends the client's URL as target and X-Fo
   });
 });
 
-Deno.test("unix http client: forward() leaves a whole body's length and Date to the daemon's server; a chunked one is not sized", async () => {
+Deno.test("unix http client: forward() leaves a whole body's length and Date to the daemon's server; a body still streaming is not complete, with a length or chunked", async () => {
   await withServer(async (req, conn) => {
-    await conn.write(enc.encode(
-      req.startsWith("GET http://a.test/whole")
-        ? "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ndate: Thu, 01 Jan 1970 00:00:00 GMT\r\nx-a: 1\r\n\r\nhello"
-        : "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
-    ));
+    if (req.startsWith("GET http://a.test/whole")) {
+      await conn.write(enc.encode(
+        "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ndate: Thu, 01 Jan 1970 00:00:00 GMT\r\nx-a: 1\r\n\r\nhello",
+      ));
+    } else if (req.startsWith("GET http://a.test/long")) {
+      await conn.write(
+        enc.encode("HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nab"),
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      await conn.write(enc.encode("cd"));
+    } else {
+      await conn.write(enc.encode(
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+      ));
+    }
   }, async (client) => {
-    const whole = new Request("http://a.test/whole");
-    const a = await within(
-      client.forward(whole, isolateHeaders(whole, { clientIp: "127.0.0.1" })),
-    );
-    assert(a.sized);
+    const get = (url: string) => {
+      const req = new Request(url);
+      return within(
+        client.forward(req, isolateHeaders(req, { clientIp: "127.0.0.1" })),
+      );
+    };
+    const a = await get("http://a.test/whole");
+    assert(a.complete);
     assertEquals([...a.res.headers], [["x-a", "1"]]);
     assertEquals(await a.res.text(), "hello");
-    const chunked = new Request("http://a.test/chunked");
-    const b = await within(
-      client.forward(
-        chunked,
-        isolateHeaders(chunked, { clientIp: "127.0.0.1" }),
-      ),
+    const b = await get("http://a.test/long");
+    assert(!b.complete, "a body still arriving keeps its isolate busy");
+    assertEquals(b.res.headers.get("content-length"), "4");
+    assertEquals(await b.res.text(), "abcd");
+    const c = await get("http://a.test/chunked");
+    assert(!c.complete, "a stream keeps its isolate busy until it ends");
+    assertEquals(await c.res.text(), "hi");
+  });
+});
+
+Deno.test("unix http client: an answer the Response API refuses becomes a 502, not a hang or a leaked connection", async () => {
+  await withServer(async (_req, conn) => {
+    await conn.write(enc.encode(
+      "HTTP/1.1 200 OK\r\nbad name: x\r\ncontent-length: 100000\r\n\r\n" +
+        "x".repeat(10),
+    ));
+  }, async (client) => {
+    const req = new Request("http://a.test/");
+    const a = await within(
+      client.forward(req, isolateHeaders(req, { clientIp: "127.0.0.1" })),
     );
-    assert(!b.sized, "a stream keeps its isolate busy until it ends");
-    assertEquals(await b.res.text(), "hi");
+    assertEquals(a.res.status, 502);
+    assert(a.complete);
+    await a.res.body?.cancel();
   });
 });

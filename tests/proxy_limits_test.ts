@@ -66,6 +66,26 @@ Deno.test("a request head over maxHeader gets 431", async () => {
   });
 });
 
+Deno.test("a Host that is no host name, IP literal or port gets 400; good ones pass", async () => {
+  let hits = 0;
+  await withEcho({}, () => {
+    hits++;
+    return new Response("ok");
+  }, async (port) => {
+    for (const host of ["s.test/x?y", "s.test x", "u@s.test", "s.test:80:1"]) {
+      assert.equal((await raw(port, { host })).status, 400, host);
+    }
+    assert.equal(hits, 0);
+    for (const host of ["s.test", "S.TEST:80", "s.test."]) {
+      assert.equal((await raw(port, { host })).status, 200, host);
+    }
+    // IP literals are hosts too (no route for them here: 404, not 400)
+    for (const host of ["127.0.0.1:8080", "[::1]:8080"]) {
+      assert.equal((await raw(port, { host })).status, 404, host);
+    }
+  });
+});
+
 Deno.test("an upstream slower than upstreamTimeout gets 504", async () => {
   let release!: () => void;
   const held = new Promise<void>((r) => release = r);

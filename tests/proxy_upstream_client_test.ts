@@ -122,3 +122,51 @@ Deno.test("h1 client retries a GET when a pooled connection was closed by the up
     await serving.catch(() => {});
   }
 });
+
+Deno.test("an upstream head the Response API refuses (a bad header name) gets 502 and frees the replica and its connection", async () => {
+  const p = await startProxy({ upstreamClient: "h1" });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  let closed = 0;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      void (async () => {
+        const buf = new Uint8Array(4096);
+        const n = await conn.read(buf);
+        if (n === null) return;
+        await conn.write(new TextEncoder().encode(
+          "HTTP/1.1 200 OK\r\nbad name: x\r\ncontent-length: 200000\r\n\r\n" +
+            "x".repeat(100),
+        ));
+        // the proxy must let go of this connection: read until it does
+        while ((await conn.read(buf).catch(() => null)) !== null);
+        closed++;
+      })();
+    }
+  })();
+  try {
+    p.router.setService(spec("b", ["http://app.test/"]));
+    const port = (listener.addr as Deno.NetAddr).port;
+    p.router.addUpstream("b", { id: "b", url: `http://127.0.0.1:${port}` });
+    for (const path of ["/a", "/b"]) {
+      const r = await raw(p.port, { host: "app.test", path });
+      assert.equal(r.status, 502, path);
+    }
+    assert.equal(p.router.pool("b")!.targets()[0]!.inflight, 0);
+    const by = Date.now() + 3000;
+    while (closed < 2 && Date.now() < by) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(closed, 2, "the upstream connections were closed");
+  } finally {
+    await p.stop();
+    listener.close();
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    await serving.catch(() => {});
+  }
+});

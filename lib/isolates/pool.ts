@@ -59,6 +59,8 @@ export class IsolatePool {
   readonly #alone = new Set<string>();
   /** Keys whose isolate is booting in a process of its own. */
   readonly #aloneBooting = new Set<string>();
+  /** Alone boots whose isolate is not registered yet (count as assigned). */
+  #aloneReserved = 0;
 
   constructor(readonly options: PoolOptions) {
     this.#requests = new PoolRequests({
@@ -122,10 +124,12 @@ export class IsolatePool {
     let free = 0, assigned = 0;
     for (const iso of this.#isolates.values()) {
       if (iso.state === "stopping") continue;
-      if (iso.deployment === null) free++;
+      // an isolate booting alone is taken already: it is no standby
+      if (iso.deployment === null && !iso.alone) free++;
       else assigned++;
     }
     free += this.#unregistered;
+    assigned += this.#aloneReserved;
     return {
       total: free + assigned,
       free,
@@ -220,8 +224,10 @@ export class IsolatePool {
         else if (best) return take(best);
       }
       const room = this.stats().assigned < maxAssigned(this.options);
-      if (this.#alone.has(target.key)) {
-        if (room && !this.#aloneBooting.has(target.key)) {
+      const alone = this.#alone.has(target.key);
+      if (alone) {
+        // like a standby boot: none while the host is over its targets
+        if (room && !this.#hot && !this.#aloneBooting.has(target.key)) {
           const iso = await this.#bootAlone(target, instanceId);
           if (iso) return take(iso);
         }
@@ -236,7 +242,12 @@ export class IsolatePool {
       if (best) return take(best);
       const left = deadline - Date.now();
       if (left <= 0) break;
-      // A waiting request counts as demand for one more standby.
+      // A waiting request counts as demand for one more standby (not
+      // when it waits for an isolate of its own: it cannot use one).
+      if (alone) {
+        await this.#changed(left);
+        continue;
+      }
       this.#waiting++;
       try {
         this.#reconcile();
@@ -287,28 +298,45 @@ export class IsolatePool {
     instanceId: string | null,
   ): Promise<PoolIsolate | undefined> {
     const id = `iso-${++seq}`;
-    this.#aloneBooting.add(target.key);
+    const key = target.key;
+    // still wanted: the pool runs and the release was not retired meanwhile
+    const wanted = () => !this.#stopped && this.#alone.has(key);
+    this.#aloneBooting.add(key);
+    this.#aloneReserved++;
+    let reserved = true;
     let proc: WorkerProcess | undefined;
+    let iso: PoolIsolate | undefined;
     try {
       proc = await this.#procs.spawnAlone(id);
-      const iso = new PoolIsolate(id, proc);
+      if (!wanted()) return undefined;
+      iso = new PoolIsolate(id, proc);
+      iso.alone = true;
       // "booting": no other request takes it as a standby meanwhile
       this.#isolates.set(id, iso);
+      this.#aloneReserved--;
+      reserved = false;
       await proc.createIsolate(id);
-      if (iso.state !== "booting") return undefined;
+      if (iso.state !== "booting" || !wanted()) return undefined;
       iso.state = "standby";
-      return this.#assign(iso, target, instanceId);
+      const ready = this.#assign(iso, target, instanceId);
+      iso = undefined;
+      return ready;
     } catch (err) {
-      this.#isolates.delete(id);
-      if (proc) this.#procs.dropIfEmpty(proc);
-      this.options.log.error(
-        `isolate boot for ${target.key} alone failed: ${
-          (err as Error).message
-        }`,
-      );
+      if (!this.#stopped) {
+        this.options.log.error(
+          `isolate boot for ${key} alone failed: ${(err as Error).message}`,
+        );
+      }
       return undefined;
     } finally {
-      this.#aloneBooting.delete(target.key);
+      if (reserved) this.#aloneReserved--;
+      // not handed out: nothing else may use its process
+      if (iso) this.#stopIsolate(iso);
+      else if (proc && !this.#isolates.has(id)) {
+        proc.isolates.delete(id);
+        this.#procs.dropIfEmpty(proc);
+      }
+      this.#aloneBooting.delete(key);
       this.#wake();
     }
   }
@@ -419,8 +447,8 @@ export class IsolatePool {
   #onEvent(proc: WorkerProcess, e: WorkerEvent): void {
     const iso = this.#isolates.get(e.id);
     if (e.ev === "active") iso?.touch();
-    else if (e.ev === "stuck") {
-      if (iso) iso.stuckAt = Date.now();
+    else if (e.ev === "stuck" || e.ev === "unstuck") {
+      if (iso) iso.stuckAt = e.ev === "stuck" ? Date.now() : 0;
     } else if (e.ev === "log") {
       this.options.onLog?.({
         deployment: iso?.deployment ?? "",
@@ -452,7 +480,9 @@ export class IsolatePool {
       `isolate worker process ${proc.name} exited (code ${code}): its isolates are gone`,
     );
     const gone = [...this.#isolates.values()].filter((i) => i.proc === proc);
-    for (const c of culprits(gone)) {
+    // stuck that long ago and still running: it would have hit its budget
+    const window = Math.max(2000, 2 * this.options.process.cpuLimitMs);
+    for (const c of culprits(gone, window)) {
       this.#isolateAlone(c.deployment, "took its worker process down");
     }
     for (const iso of gone) {

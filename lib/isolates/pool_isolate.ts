@@ -31,6 +31,8 @@ export class PoolIsolate {
   failed = false;
   /** When its process last reported it stuck in synchronous code. */
   stuckAt = 0;
+  /** Booted in a process of its own (see the pool's `#alone`). */
+  alone = false;
   /** Aborts of the requests in flight (fired when the isolate dies). */
   readonly requests = new Set<AbortController>();
   /** Aborted (with the reason) when the isolate dies or is stopped. */
@@ -86,19 +88,18 @@ export class PoolIsolate {
   }
 }
 
-/** How recently an isolate must have been stuck to be blamed for a crash. */
-const STUCK_WINDOW_MS = 2000;
-
 /**
  * The isolates to blame for their process's crash: those its process saw
- * stuck in synchronous code lately (a heap bomb never yields), else those
- * with requests in flight. Only assigned isolates can be blamed.
+ * stuck in synchronous code within `windowMs` (a heap bomb never yields),
+ * else those with requests in flight (a crash faster than a ping). Only
+ * assigned isolates can be blamed.
  */
 export function culprits(
   isolates: PoolIsolate[],
+  windowMs: number,
   now = Date.now(),
 ): PoolIsolate[] {
   const assigned = isolates.filter((i) => i.deployment !== null);
-  const stuck = assigned.filter((i) => now - i.stuckAt <= STUCK_WINDOW_MS);
+  const stuck = assigned.filter((i) => now - i.stuckAt <= windowMs);
   return stuck.length ? stuck : assigned.filter((i) => i.inflight > 0);
 }

@@ -24,6 +24,9 @@ export interface PoolCore {
   log: Logger;
 }
 
+// deno-lint-ignore no-control-regex
+const BAD_TARGET = /[\x00-\x20\x7f]/;
+
 /** A request that never reached its isolate. */
 const NOT_SENT = Symbol("not sent");
 
@@ -63,6 +66,11 @@ export class PoolRequests {
     req: Request,
     client: ClientInfo & { instanceId?: string | null },
   ): Promise<Response> {
+    // The URL goes into the request line: no blank or control character
+    // (Deno's req.url keeps a raw Host header's).
+    if (BAD_TARGET.test(req.url)) {
+      return new Response("bad host or request target\n", { status: 400 });
+    }
     const headers = isolateHeaders(req, client);
     const instanceId = client.instanceId ?? null;
     for (let attempt = 0;; attempt++) {
@@ -115,7 +123,7 @@ export class PoolRequests {
     try {
       if (iso.state !== "active") await iso.ready;
       const a = await iso.proc.fetch(iso.id, req, headers, abort.signal);
-      return trackBody(a.res, a.sized, () => iso.touch(), release);
+      return trackBody(a.res, a.complete, () => iso.touch(), release);
     } catch (err) {
       release();
       if (abort.signal.aborted && !iso.gone.signal.aborted) {

@@ -26,6 +26,10 @@ export class ProcessSet {
   /** Processes that host one isolate alone (see `spawnAlone`). */
   readonly #alone = new WeakSet<WorkerProcess>();
   #spawning: Promise<WorkerProcess> | null = null;
+  /** Every spawn under way (shared and alone): stopAll() waits for them. */
+  readonly #spawns = new Set<Promise<WorkerProcess>>();
+  /** stopAll() is running: a process that comes up now is stopped. */
+  #closing = false;
 
   constructor(
     readonly options: WorkerProcessOptions,
@@ -69,12 +73,24 @@ export class ProcessSet {
     return this.#spawn(id);
   }
 
-  async #spawn(alone?: string): Promise<WorkerProcess> {
+  #spawn(alone?: string): Promise<WorkerProcess> {
+    const spawn = this.#start(alone);
+    this.#spawns.add(spawn);
+    const done = () => this.#spawns.delete(spawn);
+    spawn.then(done, done);
+    return spawn;
+  }
+
+  async #start(alone?: string): Promise<WorkerProcess> {
     const proc: WorkerProcess = new WorkerProcess(
       this.options,
       (e) => this.events.onEvent(proc, e),
     );
     await proc.start();
+    if (this.#closing) {
+      await proc.stop();
+      throw new Error("the isolate pool is stopping");
+    }
     // marked before it is listed: withRoom() never sees it with room
     if (alone !== undefined) {
       this.#alone.add(proc);
@@ -102,9 +118,15 @@ export class ProcessSet {
 
   /** Stops every process. */
   async stopAll(): Promise<void> {
-    const procs = [...this.#procs];
-    this.#procs.clear();
-    await this.#spawning?.then((p) => procs.push(p), () => {});
-    await Promise.all(procs.map((p) => p.stop()));
+    this.#closing = true;
+    try {
+      // a spawn under way stops its own process (see #start)
+      await Promise.allSettled([...this.#spawns]);
+      const procs = [...this.#procs];
+      this.#procs.clear();
+      await Promise.all(procs.map((p) => p.stop()));
+    } finally {
+      this.#closing = false;
+    }
   }
 }

@@ -1,22 +1,23 @@
 /**
  * @module
- * When is an isolate done with a request? A fixed-size body is done when its
- * head is; a stream (no length) keeps the isolate busy, and counts as
- * traffic for idle shutdown, until it ends or the client cancels it.
+ * When is an isolate done with a request? An answer whose body is all here
+ * is done at once; a body still streaming (with a length or without) keeps
+ * the isolate busy, under the wall limit and counting as traffic for idle
+ * shutdown, until it ends or the client cancels it.
  */
 
 /**
- * Returns `res` with `done` called once its body is finished; `sized` says
- * its length is known (or it has none).
+ * Returns `res` with `done` called once its body is finished; `complete`
+ * says the body is all here already (or there is none).
  */
 export function trackBody(
   res: Response,
-  sized: boolean,
+  complete: boolean,
   onChunk: () => void,
   done: () => void,
 ): Response {
   // not `res.body` first: reading it turns a bytes body into a stream
-  if (sized || !res.body) {
+  if (complete || !res.body) {
     done();
     return res;
   }

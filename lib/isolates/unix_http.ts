@@ -10,8 +10,8 @@
  * stream on either side of the daemon).
  */
 import { ConnectError, H1Client } from "../proxy/h1_client.ts";
+import { passOn } from "../proxy/forward.ts";
 import {
-  appendEndToEnd,
   readHead,
   type RequestHead,
   requestIdOf,
@@ -23,12 +23,11 @@ const MAX_IDLE = 64;
 /** An isolate's answer to a forwarded request. */
 export interface IsolateAnswer {
   res: Response;
-  /** Its body has a known length (or none): done once the head is here. */
-  sized: boolean;
+  /** Its whole body is here (or it has none): the isolate is done with it. */
+  complete: boolean;
 }
 
 const SET_BY_SERVER = new Set(["content-length", "date"]);
-const NONE = new Set<string>();
 
 /** Who sent a request to a function, as the proxy saw it. */
 export interface ClientInfo {
@@ -128,15 +127,19 @@ export class UnixHttpClient {
         ...(contentLength !== undefined ? { contentLength } : {}),
         ...(signal ? { signal } : {}),
       });
-      const out = new Response(res.body, { status: res.status });
       const bytes = res.body instanceof Uint8Array;
       // A whole body gets its length (and the reply its Date) from the
       // daemon's own server: each header appended costs about 3 us.
-      appendEndToEnd(out.headers, res.headers, bytes ? SET_BY_SERVER : NONE);
-      return {
-        res: out,
-        sized: bytes || res.body === null || res.length !== undefined,
-      };
+      const out = passOn(res, res.body, bytes ? SET_BY_SERVER : undefined);
+      if (!out) {
+        return {
+          res: new Response("the function's answer cannot be passed on\n", {
+            status: 502,
+          }),
+          complete: true,
+        };
+      }
+      return { res: out, complete: bytes || res.body === null };
     } catch (err) {
       if (err instanceof ConnectError) {
         throw new NotSentError(`cannot connect to ${this.path}`, {

@@ -38,11 +38,13 @@ export type WorkerEvent =
   | { ev: "log"; id: string; level: string; msg: string }
   /** The isolate's outbound fetches moved (activity for idle shutdown). */
   | { ev: "active"; id: string }
-  /** The isolate missed two pings: it is running synchronous code. */
+  /** The isolate left a ping unanswered: it is running synchronous code. */
   | { ev: "stuck"; id: string }
+  /** ... and has answered again since. */
+  | { ev: "unstuck"; id: string }
   | { ev: "exit"; id: string; reason: string };
 
-const EVENTS = new Set(["log", "active", "stuck", "exit"]);
+const EVENTS = new Set(["log", "active", "stuck", "unstuck", "exit"]);
 
 let counter = 0;
 

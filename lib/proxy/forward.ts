@@ -143,9 +143,9 @@ export async function forwardToPool(
         return errorPage(502);
       }
       timer.clear();
-      const out = new Response(countedBody(res, t), { status: res.status });
+      const out = passOn(res, countedBody(res, t));
+      if (!out) return errorPage(502);
       const h = out.headers;
-      appendEndToEnd(h, res.headers);
       if (pick.setCookie) h.append("set-cookie", pick.setCookie);
       h.set("x-request-id", side.requestId);
       if (fr.hsts) h.set("strict-transport-security", HSTS);
@@ -153,6 +153,27 @@ export async function forwardToPool(
     }
   } finally {
     trip.dispose?.();
+  }
+}
+
+/**
+ * The Response to send on for an upstream's answer, or null (its body
+ * cancelled, so the connection and the replica's slot are let go) when the
+ * Response API refuses the head: a header it finds invalid, a status out of
+ * its range (e.g. a 101 nobody asked for). Headers in `skip` are left out.
+ */
+export function passOn(
+  res: H1Response,
+  body: BodyInit | null,
+  skip?: Set<string>,
+): Response | null {
+  try {
+    const out = new Response(body, { status: res.status });
+    appendEndToEnd(out.headers, res.headers, skip);
+    return out;
+  } catch {
+    if (body instanceof ReadableStream) body.cancel().catch(() => {});
+    return null;
   }
 }
 

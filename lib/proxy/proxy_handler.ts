@@ -34,6 +34,8 @@ export interface ConnInfo {
 export type ProxyHandler = (req: Request, conn: ConnInfo) => Promise<Response>;
 
 const CHALLENGE = "/.well-known/acme-challenge/";
+/** A request URL's host part: name or IP literal, optional port. */
+const HOST = /^(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
 
 /** Builds the handler; `send` is the pooled HTTP client to upstreams. */
 export function createProxyHandler(
@@ -55,6 +57,12 @@ export function createProxyHandler(
       head,
     };
     if (head.size > opts.maxHeader) return errorPage(431);
+    // As nginx: a Host that is no host name, IP literal or port is refused
+    // (Deno.serve takes "a b" or "a/b?c", and routing would read it apart).
+    const hostHeader = req.headers.get("host");
+    if (!HOST.test(hostHeader?.toLowerCase() ?? url.host)) {
+      return errorPage(400);
+    }
     const length = Number(req.headers.get("content-length") ?? 0);
     if (length > opts.maxBody) return errorPage(413);
 
@@ -97,7 +105,7 @@ export function createProxyHandler(
     const side = {
       clientIp: conn.remoteAddr.hostname,
       scheme: conn.scheme,
-      host: req.headers.get("host") ?? url.host,
+      host: hostHeader ?? url.host,
       requestId,
     };
     const pool = route.target.pool;

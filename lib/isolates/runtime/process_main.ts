@@ -7,8 +7,8 @@
  * module; it answers the daemon's control calls (`/_mypaas/{create,load,
  * stop}` on `control.sock`), stops isolates stuck in CPU or over their
  * memory cap (each checks its own on a ping, see isolate_main.ts), and writes
- * isolate console output, outbound activity and exits to stdout as JSON
- * lines. Exits when stdin
+ * isolate console output, outbound activity, stuck/unstuck (a ping left
+ * unanswered, then answered) and exits to stdout as JSON lines. Exits when stdin
  * closes (the daemon went away). Imports nothing of the daemon.
  *
  * Usage: process_main.ts SOCKET_DIR OPTIONS_JSON
@@ -34,8 +34,12 @@ interface Isolate {
   dead: boolean;
   /** When outbound activity was last reported to the daemon. */
   activeSent: number;
-  /** Reported stuck (missed two pings) since its last pong. */
+  /** Reported stuck (a ping unanswered) since its last pong. */
   stuckSent: boolean;
+  /** When the oldest ping still unanswered was sent (0: none). */
+  pingedAt: number;
+  /** When its last pong came (lastPong is also moved when starved). */
+  answeredAt: number;
 }
 
 /** Outbound activity is reported at most this often per isolate. */
@@ -108,6 +112,8 @@ function create(id: string): Promise<void> {
     dead: false,
     activeSent: 0,
     stuckSent: false,
+    pingedAt: 0,
+    answeredAt: 0,
   };
   isolates.set(id, iso);
   const { promise, resolve, reject } = Promise.withResolvers<void>();
@@ -118,9 +124,12 @@ function create(id: string): Promise<void> {
   };
   iso.port.onmessage = (e: MessageEvent) => {
     const msg = e.data;
-    iso.lastPong = Date.now();
-    iso.stuckSent = false;
     if (msg.type === "pong") {
+      // Only a pong says the isolate is back in its event loop: a log line
+      // can be posted from inside a busy loop.
+      iso.lastPong = iso.answeredAt = Date.now();
+      if (iso.stuckSent) emit({ ev: "unstuck", id });
+      iso.stuckSent = false;
       if (msg.mem) {
         const mib = Math.round(options.memoryLimit / 2 ** 20);
         return kill(iso, `exceeded its memory cap of ${mib} MiB`);
@@ -212,12 +221,16 @@ setInterval(() => {
       kill(iso, `exceeded its CPU budget of ${options.cpuLimitMs} ms`);
       continue;
     }
-    // Running synchronous code: if the process dies now (a heap bomb that
-    // never yields), the daemon knows whose code it was.
-    if (!iso.stuckSent && now - iso.lastPong > tickMs * 2) {
+    // A ping a tick old and unanswered: running synchronous code. If the
+    // process dies now (a heap bomb that never yields), the daemon knows
+    // whose code it was. Told apart by answers, not by this tick's
+    // timeliness: a starved process still sees who did not answer.
+    const waiting = iso.pingedAt > iso.answeredAt;
+    if (!iso.stuckSent && waiting && now - iso.pingedAt >= tickMs) {
       iso.stuckSent = true;
       emit({ ev: "stuck", id: iso.id });
     }
+    if (!waiting) iso.pingedAt = now;
     iso.port.postMessage({ type: "ping" });
   }
 }, tickMs);
