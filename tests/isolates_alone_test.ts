@@ -5,7 +5,7 @@
  * repeat (lib/isolates/pool.ts `#alone`).
  */
 import { assert, assertEquals } from "./isolates_assert.ts";
-import { call, testPool } from "./isolates_helpers.ts";
+import { call, testPool, until } from "./isolates_helpers.ts";
 import { culprits, PoolIsolate } from "../lib/isolates/pool_isolate.ts";
 import type { WorkerProcess } from "../lib/isolates/worker_process.ts";
 
@@ -106,21 +106,12 @@ Deno.test("a worker process reports an isolate stuck in synchronous code before 
     const iso = t.pool.isolates(hog.key)[0]!;
     assertEquals(iso.stuckAt, 0);
     let seen = 0;
-    const watching = (async () => {
-      const by = Date.now() + 3000;
-      while (seen === 0 && Date.now() < by) {
-        seen = iso.stuckAt;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
+    const watching = until(() => (seen = iso.stuckAt) > 0, 3000);
     // 600 ms of synchronous work, then an answer
     assertEquals((await call(t.pool, hog, "/sync")).status, 200);
     await watching;
     assert(seen > 0, "not reported stuck during 600 ms of synchronous code");
-    const by = Date.now() + 2000;
-    while (iso.stuckAt !== 0 && Date.now() < by) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(() => iso.stuckAt === 0, 2000);
     assert(iso.stuckAt === 0, "not cleared once it answered again");
   } finally {
     await t.close();
@@ -151,12 +142,9 @@ Deno.test("a heap bomb that logs is blamed, not a neighbour with a slow request 
     const waiting = call(t.pool, slow);
     // the request is inside the isolate (one not sent yet would rightly be
     // retried elsewhere when the process dies)
-    const by = Date.now() + 5000;
-    while (
-      !t.logs.some((l) => l.msg === "slow request started") && Date.now() < by
-    ) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const started = () =>
+      t.logs.filter((l) => l.msg === "slow request started").length;
+    await until(() => started() === 1);
     const slowIso = t.pool.isolates(slow.key)[0]!;
     assert(slowIso.proc === t.pool.isolates(hog.key)[0]!.proc, "shared");
     assertEquals((await call(t.pool, hog, "/heap")).status, 502);
@@ -166,13 +154,7 @@ Deno.test("a heap bomb that logs is blamed, not a neighbour with a slow request 
     assert(t.pool.isolates(hog.key)[0]!.alone, "the bomber runs alone");
     // the neighbour's next isolate is a shared one
     const again = call(t.pool, slow).catch(() => null);
-    const by2 = Date.now() + 5000;
-    while (
-      t.logs.filter((l) => l.msg === "slow request started").length < 2 &&
-      Date.now() < by2
-    ) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(() => started() === 2);
     const next = t.pool.isolates(slow.key)[0];
     assert(next && !next.alone, "the neighbour is not moved");
     await t.close();

@@ -84,3 +84,12 @@ export async function call(
   );
   return { status: res.status, text: await res.text() };
 }
+
+/** Polls `cond` every 10 ms until it holds or `ms` pass; its last value. */
+export async function until(cond: () => boolean, ms = 5000): Promise<boolean> {
+  const by = Date.now() + ms;
+  while (!cond() && Date.now() < by) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return cond();
+}
