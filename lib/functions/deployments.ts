@@ -40,10 +40,8 @@ export interface FunctionClient {
 }
 
 /** What a handler learns besides the request (the proxy's RequestInfo fits). */
-export interface FunctionRequestInfo {
+export interface FunctionRequestInfo extends Omit<FunctionClient, "clientIp"> {
   remoteAddr: { hostname: string };
-  requestId?: string;
-  head?: { pairs: [string, string][]; size: number };
 }
 
 /** Serves one request of a function. */

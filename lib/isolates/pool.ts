@@ -57,10 +57,11 @@ export class IsolatePool {
    * stop a Worker running JS). Neighbours pay once, not on every repeat.
    */
   readonly #alone = new Set<string>();
-  /** Keys whose isolate is booting in a process of its own. */
+  /**
+   * Keys whose isolate is booting in a process of its own: each counts as
+   * one assigned isolate until that isolate is handed out.
+   */
   readonly #aloneBooting = new Set<string>();
-  /** Alone boots whose isolate is not registered yet (count as assigned). */
-  #aloneReserved = 0;
 
   constructor(readonly options: PoolOptions) {
     this.#requests = new PoolRequests({
@@ -124,12 +125,13 @@ export class IsolatePool {
     let free = 0, assigned = 0;
     for (const iso of this.#isolates.values()) {
       if (iso.state === "stopping") continue;
-      // an isolate booting alone is taken already: it is no standby
-      if (iso.deployment === null && !iso.alone) free++;
-      else assigned++;
+      // an isolate booting alone is counted by #aloneBooting below
+      if (iso.deployment === null) {
+        if (!iso.alone) free++;
+      } else assigned++;
     }
     free += this.#unregistered;
-    assigned += this.#aloneReserved;
+    assigned += this.#aloneBooting.size;
     return {
       total: free + assigned,
       free,
@@ -302,8 +304,6 @@ export class IsolatePool {
     // still wanted: the pool runs and the release was not retired meanwhile
     const wanted = () => !this.#stopped && this.#alone.has(key);
     this.#aloneBooting.add(key);
-    this.#aloneReserved++;
-    let reserved = true;
     let proc: WorkerProcess | undefined;
     let iso: PoolIsolate | undefined;
     try {
@@ -313,8 +313,6 @@ export class IsolatePool {
       iso.alone = true;
       // "booting": no other request takes it as a standby meanwhile
       this.#isolates.set(id, iso);
-      this.#aloneReserved--;
-      reserved = false;
       await proc.createIsolate(id);
       if (iso.state !== "booting" || !wanted()) return undefined;
       iso.state = "standby";
@@ -329,7 +327,6 @@ export class IsolatePool {
       }
       return undefined;
     } finally {
-      if (reserved) this.#aloneReserved--;
       // not handed out: nothing else may use its process
       if (iso) this.#stopIsolate(iso);
       else if (proc && !this.#isolates.has(id)) {
@@ -480,9 +477,7 @@ export class IsolatePool {
       `isolate worker process ${proc.name} exited (code ${code}): its isolates are gone`,
     );
     const gone = [...this.#isolates.values()].filter((i) => i.proc === proc);
-    // stuck that long ago and still running: it would have hit its budget
-    const window = Math.max(2000, 2 * this.options.process.cpuLimitMs);
-    for (const c of culprits(gone, window)) {
+    for (const c of culprits(gone)) {
       this.#isolateAlone(c.deployment, "took its worker process down");
     }
     for (const iso of gone) {

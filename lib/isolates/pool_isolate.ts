@@ -29,7 +29,10 @@ export class PoolIsolate {
   lastActivity = Date.now();
   /** Counted once as an abnormal exit (CPU, memory, crash). */
   failed = false;
-  /** When its process last reported it stuck in synchronous code. */
+  /**
+   * Since when its process reports it stuck in synchronous code (a ping
+   * unanswered); 0 once it answered again.
+   */
   stuckAt = 0;
   /** Booted in a process of its own (see the pool's `#alone`). */
   alone = false;
@@ -89,17 +92,13 @@ export class PoolIsolate {
 }
 
 /**
- * The isolates to blame for their process's crash: those its process saw
- * stuck in synchronous code within `windowMs` (a heap bomb never yields),
- * else those with requests in flight (a crash faster than a ping). Only
- * assigned isolates can be blamed.
+ * The isolates to blame for their process's crash: those stuck in
+ * synchronous code when it died (a heap bomb never yields), else those with
+ * requests in flight (a crash faster than a ping). Only assigned isolates
+ * can be blamed.
  */
-export function culprits(
-  isolates: PoolIsolate[],
-  windowMs: number,
-  now = Date.now(),
-): PoolIsolate[] {
+export function culprits(isolates: PoolIsolate[]): PoolIsolate[] {
   const assigned = isolates.filter((i) => i.deployment !== null);
-  const stuck = assigned.filter((i) => now - i.stuckAt <= windowMs);
+  const stuck = assigned.filter((i) => i.stuckAt > 0);
   return stuck.length ? stuck : assigned.filter((i) => i.inflight > 0);
 }

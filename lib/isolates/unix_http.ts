@@ -50,8 +50,8 @@ export function isolateHeaders(
 ): [string, string][] {
   const url = req.url;
   const head = client.head ?? readHead(req, "");
-  let host: string | undefined;
-  for (const [k, v] of head.pairs) if (k === "host") host = v;
+  let host = head.pairs.find((h) => h[0] === "host")?.[1];
+  const sent = host !== undefined;
   if (host === undefined) {
     const start = url.indexOf("//") + 2;
     const end = url.indexOf("/", start);
@@ -63,7 +63,7 @@ export function isolateHeaders(
     host,
     requestId: client.requestId ?? requestIdOf(req),
   });
-  if (!head.pairs.some((h) => h[0] === "host")) out.push(["host", host]);
+  if (!sent) out.push(["host", host]);
   return out;
 }
 

@@ -159,8 +159,8 @@ export async function forwardToPool(
 /**
  * The Response to send on for an upstream's answer, or null (its body
  * cancelled, so the connection and the replica's slot are let go) when the
- * Response API refuses the head: a header it finds invalid, a status out of
- * its range (e.g. a 101 nobody asked for). Headers in `skip` are left out.
+ * Response API refuses the head (a header name or value it finds invalid, a
+ * status it does not take). Headers in `skip` are left out.
  */
 export function passOn(
   res: H1Response,
