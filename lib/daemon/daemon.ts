@@ -5,6 +5,7 @@
  */
 import type { ResolvedConfig } from "../config/mod.ts";
 import { type Logger, makeLogger } from "../log.ts";
+import { DataDirLock } from "./data_dir_lock.ts";
 
 /** A long-lived part of the daemon. `stop()` is idempotent and bounded. */
 export interface Part {
@@ -36,6 +37,7 @@ export const RESTART_KEYS = {
 export class Daemon {
   readonly #parts: Part[] = [];
   readonly #started: Part[] = [];
+  #lock: DataDirLock | null = null;
   readonly log: Logger;
 
   constructor(readonly config: ResolvedConfig, log?: Logger) {
@@ -48,12 +50,17 @@ export class Daemon {
     return part;
   }
 
-  /** Starts every part; on a failure stops what started and rethrows. */
+  /**
+   * Takes the data dir's lock, then starts every part; on a failure stops
+   * what started and rethrows. A data dir locked by another daemon throws
+   * `DataDirLockedError` before any part has touched anything.
+   */
   async start(): Promise<void> {
     await Deno.mkdir(this.config.server.dataDir, {
       recursive: true,
       mode: 0o700,
     });
+    this.#lock ??= await DataDirLock.acquire(this.config.server.dataDir);
     for (const part of this.#parts) {
       try {
         await part.start();
@@ -124,7 +131,7 @@ export class Daemon {
     return pending;
   }
 
-  /** Stops the started parts in reverse order. */
+  /** Stops the started parts in reverse order, then lets the lock go. */
   async stop(): Promise<void> {
     while (this.#started.length) {
       const part = this.#started.pop()!;
@@ -136,6 +143,8 @@ export class Daemon {
         );
       }
     }
+    this.#lock?.release();
+    this.#lock = null;
   }
 }
 
