@@ -8,7 +8,12 @@
  * only when their content changes.
  */
 import type { Command } from "commander";
-import { expandHome, resolveConfig, SCHEMA } from "../lib/config/mod.ts";
+import {
+  expandHome,
+  keyComment,
+  resolveConfig,
+  SCHEMA,
+} from "../lib/config/mod.ts";
 import type { KeySchema } from "../lib/config/mod.ts";
 import { InputError } from "../lib/errors.ts";
 import { selfCommand, unitText } from "./_systemd_unit.ts";
@@ -41,7 +46,7 @@ export function configText(
     lines.push(`[${section}]`);
     for (const [key, schema] of Object.entries(keys) as [string, KeySchema][]) {
       const value = set[section]?.[key];
-      lines.push(`# ${schema.doc}`);
+      lines.push(`# ${keyComment(schema)}`);
       lines.push(
         value === undefined
           ? `# ${key} = ${toml(schema.default)}`

@@ -2,9 +2,13 @@ import assert from "node:assert/strict";
 import { parse } from "smol-toml";
 import {
   ConfigError,
+  keyComment,
+  type KeySchema,
   loadConfig,
   resolveConfig,
+  restartKeys,
   SCHEMA,
+  type SectionName,
 } from "../lib/config/mod.ts";
 import { InputError } from "../lib/errors.ts";
 
@@ -270,8 +274,23 @@ Deno.test("config.example.toml lists exactly the keys of SCHEMA with their defau
       );
     }
   }
-  assert.ok(env && Object.keys(env).length > 0, "an [env] example");
+  // above each key: the schema's doc, and "needs a restart" where it says
+  let section = "";
   const lines = text.split("\n");
+  lines.forEach((line, i) => {
+    section = /^\[(\w+)\]$/.exec(line)?.[1] ?? section;
+    const key = /^([a-z0-9_]+) = /.exec(line)?.[1];
+    if (key === undefined || section === "env") return;
+    const schema = (SCHEMA as Record<string, Record<string, KeySchema>>)[
+      section
+    ]![key]!;
+    assert.equal(
+      lines[i - 1],
+      `# ${keyComment(schema)}`,
+      `[${section}] ${key}`,
+    );
+  });
+  assert.ok(env && Object.keys(env).length > 0, "an [env] example");
   lines.forEach((line, i) => {
     if (
       /^[a-z_]+ = /.test(line) && !lines.slice(0, i).some((l) => l === "[env]")
@@ -281,4 +300,24 @@ Deno.test("config.example.toml lists exactly the keys of SCHEMA with their defau
   });
   const resolved = resolveConfig(text, { home: HOME });
   assert.equal(resolved.env.EXAMPLE_SECRET, "foobar");
+});
+
+Deno.test("README's Configuration section lists exactly the keys SCHEMA marks restart", async () => {
+  const readme = await Deno.readTextFile(
+    new URL("../README.md", import.meta.url),
+  );
+  const config = readme.slice(
+    readme.indexOf("## Configuration"),
+    readme.indexOf("\n## ", readme.indexOf("## Configuration") + 1),
+  );
+  const listed: Record<string, string[]> = {};
+  for (const m of config.matchAll(/^- `\[(\w+)\] ([a-z0-9_, ]+)`$/gm)) {
+    listed[m[1]!] = m[2]!.split(", ");
+  }
+  const marked: Record<string, string[]> = {};
+  for (const section of Object.keys(SCHEMA) as SectionName[]) {
+    const keys = restartKeys(section);
+    if (keys.length) marked[section] = keys;
+  }
+  assert.deepStrictEqual(listed, marked);
 });

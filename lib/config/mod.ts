@@ -4,5 +4,5 @@
  */
 export * from "./config.ts";
 export * from "./load.ts";
-export { SCHEMA } from "./schema.ts";
+export { keyComment, restartKeys, SCHEMA } from "./schema.ts";
 export type { KeySchema, KeyType, SectionName } from "./schema.ts";

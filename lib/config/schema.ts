@@ -1,8 +1,10 @@
 /**
  * @module
  * The one description of config.toml: every section, key, type, default and
- * a one-line explanation. `load.ts` validates against it,
- * `config.example.toml` is checked against it by a test, and `server init`
+ * a one-line explanation, and whether a reload (SIGHUP, file change) can
+ * apply it. `load.ts` validates against it, the daemon's reload keeps the
+ * running value of every `restart` key, `config.example.toml` and README's
+ * Configuration section are checked against it by a test, and `server init`
  * writes from it.
  */
 
@@ -23,6 +25,23 @@ export interface KeySchema {
   /** The default, as it would be written in config.toml. */
   default: string | number | boolean | string[];
   doc: string;
+  /**
+   * A reload cannot apply it (it binds a listener, names a socket or a
+   * directory, or is handed to worker processes at spawn): the running
+   * daemon keeps its value and logs it as needing a restart.
+   */
+  restart?: true;
+}
+
+/** What `config.example.toml` and `server init` write above a key. */
+export function keyComment(schema: KeySchema): string {
+  return schema.restart ? `${schema.doc}; needs a restart` : schema.doc;
+}
+
+/** The keys of `section` a reload cannot apply, as config.toml spells them. */
+export function restartKeys(section: SectionName): string[] {
+  return Object.entries(SCHEMA[section] as Record<string, KeySchema>)
+    .filter(([, k]) => k.restart).map(([name]) => name);
 }
 
 /** Sections and their keys; `[env]` is free-form and not listed. */
@@ -35,26 +54,31 @@ export const SCHEMA = {
     },
     data_dir: {
       type: "string",
+      restart: true,
       default: "~/_mypaas",
       doc: "keys, certificates, releases, cache, audit log",
     },
     bind: {
       type: "string",
+      restart: true,
       default: "0.0.0.0",
       doc: "address the proxy listens on",
     },
     http_port: {
       type: "port",
+      restart: true,
       default: 8080,
       doc: "plain HTTP listener (80 in production; 0 disables)",
     },
     https_port: {
       type: "port",
+      restart: true,
       default: 8443,
       doc: "HTTPS listener (443 in production; 0 disables)",
     },
     control_socket: {
       type: "string",
+      restart: true,
       default: "~/_mypaas/mypaas.sock",
       doc: "Unix socket of the local CLI",
     },
@@ -78,21 +102,25 @@ export const SCHEMA = {
   acme: {
     email: {
       type: "string",
+      restart: true,
       default: "",
       doc: "ACME account email; empty disables ACME (self-signed only)",
     },
     directory: {
       type: "string",
+      restart: true,
       default: "https://acme-v02.api.letsencrypt.org/directory",
       doc: "ACME directory URL",
     },
     ca_file: {
       type: "string",
+      restart: true,
       default: "",
       doc: "extra CA to trust for the ACME server (pebble in tests)",
     },
     renew_fraction: {
       type: "ratio",
+      restart: true,
       default: 0.33,
       doc: "renew when this fraction of a certificate's lifetime is left",
     },
@@ -100,11 +128,13 @@ export const SCHEMA = {
   docker: {
     socket: {
       type: "string",
+      restart: true,
       default: "/var/run/docker.sock",
       doc: "Docker Engine API socket",
     },
     network: {
       type: "string",
+      restart: true,
       default: "mypaas",
       doc: "bridge network the daemon's containers join",
     },
@@ -161,10 +191,16 @@ export const SCHEMA = {
   isolates: {
     min_workers: {
       type: "int",
+      restart: true,
       default: 4,
       doc: "isolates kept booted at least (standby + active)",
     },
-    max_workers: { type: "int", default: 10, doc: "isolates at most" },
+    max_workers: {
+      type: "int",
+      restart: true,
+      default: 10,
+      doc: "isolates at most",
+    },
     free_pool_ratio: {
       type: "ratio",
       default: 0.5,
@@ -187,16 +223,19 @@ export const SCHEMA = {
     },
     isolates_per_process: {
       type: "int",
+      restart: true,
       default: 16,
       doc: "isolates hosted by one worker process",
     },
     memory_limit: {
       type: "size",
+      restart: true,
       default: "128M",
       doc: "heap cap of one isolate",
     },
     cpu_limit: {
       type: "duration",
+      restart: true,
       default: "1s",
       doc: "CPU time one request may use",
     },
@@ -207,6 +246,7 @@ export const SCHEMA = {
     },
     allow_net: {
       type: "strings",
+      restart: true,
       default: [],
       doc: "private CIDRs/hosts isolates may reach anyway",
     },
@@ -214,6 +254,7 @@ export const SCHEMA = {
   cache: {
     dir: {
       type: "string",
+      restart: true,
       default: "",
       doc: "local cache directory (default: DATA_DIR/cache)",
     },

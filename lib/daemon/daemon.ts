@@ -3,7 +3,12 @@
  * The composition root of `mypaas server run`: builds every long-lived part
  * from the resolved config, starts them in order and stops them in reverse.
  */
-import type { ResolvedConfig } from "../config/mod.ts";
+import {
+  type ResolvedConfig,
+  restartKeys,
+  SCHEMA,
+  type SectionName,
+} from "../config/mod.ts";
 import { type Logger, makeLogger } from "../log.ts";
 import { DataDirLock } from "./data_dir_lock.ts";
 
@@ -15,23 +20,6 @@ export interface Part {
   /** Takes a reloaded config (SIGHUP, file change) without a restart. */
   reload?(config: ResolvedConfig): Promise<void>;
 }
-
-/**
- * Keys that bind listeners, sockets or directories: a reload keeps their old
- * values and says that they need a restart.
- */
-export const RESTART_KEYS = {
-  server: ["bind", "httpPort", "httpsPort", "dataDir", "controlSocket"],
-  docker: ["socket", "network"],
-  isolates: [
-    "minWorkers",
-    "maxWorkers",
-    "isolatesPerProcess",
-    "memoryLimit",
-    "allowNet",
-  ],
-  cache: ["dir"],
-} as const;
 
 /** The running daemon. */
 export class Daemon {
@@ -77,9 +65,9 @@ export class Daemon {
 
   /**
    * Applies a new config to the running daemon. Every part shares one
-   * `ResolvedConfig` object, so its sections are updated in place; keys of
-   * `RESTART_KEYS` keep their running values. Returns the keys that changed
-   * but need a restart.
+   * `ResolvedConfig` object, so its sections are updated in place; the keys
+   * the schema marks `restart` keep their running values. Returns the keys
+   * that changed but need a restart (`[section] key`), which are logged.
    */
   async reload(next: ResolvedConfig): Promise<string[]> {
     const pending: string[] = [];
@@ -88,26 +76,17 @@ export class Daemon {
       Record<string, unknown>
     >;
     const incoming = next as unknown as Record<string, Record<string, unknown>>;
-    for (
-      const section of [
-        "server",
-        "acme",
-        "docker",
-        "proxy",
-        "isolates",
-        "cache",
-      ]
-    ) {
-      const keep: readonly string[] =
-        RESTART_KEYS[section as keyof typeof RESTART_KEYS] ?? [];
+    for (const section of Object.keys(SCHEMA) as SectionName[]) {
       const merged = { ...incoming[section] };
-      for (const key of keep) {
+      for (const key of restartKeys(section)) {
+        const prop = camel(key);
         if (
-          JSON.stringify(merged[key]) !== JSON.stringify(current[section]![key])
+          JSON.stringify(merged[prop]) !==
+            JSON.stringify(current[section]![prop])
         ) {
-          pending.push(`[${section}] ${snake(key)}`);
+          pending.push(`[${section}] ${key}`);
         }
-        merged[key] = current[section]![key];
+        merged[prop] = current[section]![prop];
       }
       Object.assign(current[section]!, merged);
     }
@@ -148,7 +127,7 @@ export class Daemon {
   }
 }
 
-/** `httpPort` -> `http_port`, as config.toml spells it. */
-function snake(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+/** `http_port` -> `httpPort`, as `ResolvedConfig` spells it. */
+function camel(key: string): string {
+  return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }

@@ -27,6 +27,7 @@ import {
   installRuntime,
   IsolatePool,
   poolOptions,
+  poolSettings,
 } from "../isolates/mod.ts";
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../spec/types.ts";
@@ -155,6 +156,16 @@ export class FunctionsPlatform implements Platform {
       log: this.options.log.child("functions"),
     });
     await this.#deployments.load();
+  }
+
+  /**
+   * Applies a reloaded config (SIGHUP): the pool's sizing ratio, host
+   * targets, idle timeout and wall limit. The `[isolates]` keys the schema
+   * marks `restart` keep their running values (Daemon.reload).
+   */
+  reload(config: ResolvedConfig): Promise<void> {
+    this.#pool?.reload(poolSettings(config));
+    return Promise.resolve();
   }
 
   async stop(): Promise<void> {

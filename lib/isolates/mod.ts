@@ -6,7 +6,12 @@ import type { ResolvedConfig } from "../config/mod.ts";
 import type { Logger } from "../log.ts";
 import type { LoadSource } from "./host_load.ts";
 import { denyNetList } from "./net_policy.ts";
-import { type IsolateLog, IsolatePool, type PoolOptions } from "./pool.ts";
+import {
+  type IsolateLog,
+  IsolatePool,
+  type PoolOptions,
+  type PoolSettings,
+} from "./pool.ts";
 
 export { HostLoad, type Load, type LoadSource } from "./host_load.ts";
 export { DENIED_NETS, denyNetList } from "./net_policy.ts";
@@ -14,10 +19,23 @@ export {
   type IsolateLog,
   IsolatePool,
   type PoolOptions,
+  type PoolSettings,
   type PoolStats,
   type Target,
 } from "./pool.ts";
 export { findDeno, installRuntime } from "./runtime_install.ts";
+
+/** The pool settings a reload applies, from the config. */
+export function poolSettings(config: ResolvedConfig): PoolSettings {
+  const c = config.isolates;
+  return {
+    freePoolRatio: c.freePoolRatio,
+    idleTimeoutMs: c.idleTimeout,
+    cpuPctTarget: c.clusterCpuPctTarget,
+    memPctTarget: c.clusterMemoryPctTarget,
+    wallLimitMs: c.wallLimit,
+  };
+}
 
 /** Pool options from the config; paths are the daemon's choice. */
 export function poolOptions(
@@ -36,14 +54,10 @@ export function poolOptions(
 ): PoolOptions {
   const c = config.isolates;
   const options: PoolOptions = {
+    ...poolSettings(config),
     minWorkers: c.minWorkers,
     maxWorkers: c.maxWorkers,
-    freePoolRatio: c.freePoolRatio,
-    idleTimeoutMs: c.idleTimeout,
     isolatesPerProcess: c.isolatesPerProcess,
-    cpuPctTarget: c.clusterCpuPctTarget,
-    memPctTarget: c.clusterMemoryPctTarget,
-    wallLimitMs: c.wallLimit,
     concurrency: 32,
     queueTimeoutMs: config.proxy.unavailableWait,
     hostLoad: deps.hostLoad,

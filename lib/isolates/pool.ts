@@ -17,6 +17,7 @@ import { PoolRequests } from "./pool_requests.ts";
 import {
   PoolBusyError,
   type PoolOptions,
+  type PoolSettings,
   type PoolStats,
   type Target,
 } from "./pool_types.ts";
@@ -28,6 +29,7 @@ export {
   type IsolateLog,
   PoolBusyError,
   type PoolOptions,
+  type PoolSettings,
   type PoolStats,
   type Target,
 } from "./pool_types.ts";
@@ -84,7 +86,10 @@ export class IsolatePool {
         }
         this.#reconcile();
       },
-      wallLimitMs: options.wallLimitMs,
+      // read per request: a reload may change it
+      get wallLimitMs() {
+        return options.wallLimitMs;
+      },
       log: options.log,
     });
     this.#procs = new ProcessSet(options.process, options.isolatesPerProcess, {
@@ -100,9 +105,27 @@ export class IsolatePool {
       .catch(() => {});
     await Deno.mkdir(this.options.process.socketDir, { recursive: true });
     this.#reconcile();
+    this.#startSweep();
+    await this.settled();
+  }
+
+  /**
+   * Applies reloaded settings to the running pool: the sizing ratio and the
+   * host targets at once, the idle timeout from the next sweep, the wall
+   * limit from the next request.
+   */
+  reload(settings: PoolSettings): void {
+    Object.assign(this.options, settings);
+    if (this.#stopped) return;
+    this.#startSweep();
+    this.#reconcile();
+  }
+
+  /** (Re)starts the idle sweep, at a quarter of the idle timeout. */
+  #startSweep(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
     const sweep = Math.max(10, Math.min(1000, this.options.idleTimeoutMs / 4));
     this.#timer = setInterval(() => this.#sweepIdle(), sweep);
-    await this.settled();
   }
 
   async stop(): Promise<void> {

@@ -38,6 +38,19 @@ export interface PoolOptions {
   onLog?: (line: IsolateLog) => void;
 }
 
+/**
+ * The settings a config reload applies to a running pool; the other
+ * `[isolates]` keys need a restart (see lib/config/schema.ts).
+ */
+export type PoolSettings = Pick<
+  PoolOptions,
+  | "freePoolRatio"
+  | "idleTimeoutMs"
+  | "cpuPctTarget"
+  | "memPctTarget"
+  | "wallLimitMs"
+>;
+
 /** One console line of an isolate. */
 export interface IsolateLog {
   deployment: string;

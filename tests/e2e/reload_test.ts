@@ -4,7 +4,10 @@
  * listener; a broken config is refused and the running one stays.
  */
 import { assert, assertEquals } from "../_docker_contract.ts";
+import { ControlClient } from "../../lib/api/control_client.ts";
+import { fixtureCopy } from "../functions_helpers.ts";
 import { DaemonProcess, freePort } from "./_daemon.ts";
+import { getWithHost } from "./_images.ts";
 
 function configText(dir: string, port: number, maxBody: string): string {
   return `[server]
@@ -80,5 +83,66 @@ Deno.test("server run reloads config.toml on SIGHUP and on file change, and keep
   } finally {
     await daemon.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("server run applies a reloaded [isolates] idle_timeout to a running function, and names cpu_limit as needing a restart", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mypaas-reload-iso-" });
+  const port = freePort();
+  const file = `${dir}/config.toml`;
+  const socket = `${dir}/ctl.sock`;
+  const text = (idle: string, cpu: string) =>
+    configText(dir, port, "1M").replace(
+      "min_workers = 0\n",
+      `min_workers = 1
+idle_timeout = "${idle}"
+cpu_limit = "${cpu}"
+cluster_cpu_pct_target = 1.0
+cluster_memory_pct_target = 1.0
+[env]
+GREETING = "hi"
+`,
+    );
+  await Deno.writeTextFile(file, text("1h", "1s"));
+  const daemon = new DaemonProcess(file);
+  const child = daemon.start();
+  const client = new ControlClient(socket);
+  const app = await fixtureCopy("hello");
+  const state = async () =>
+    (await client.list()).find((d) => d.service === "hello")?.state;
+  try {
+    await daemon.waitFor("the daemon", async () => {
+      await client.list();
+      return true;
+    }, { timeoutMs: 20_000 });
+    const r = await client.deploy(app, {}, () => {});
+    assert(r.ok, `${r.error}\n${daemon.output}`);
+    const res = await getWithHost(port, "hello.fn.test", "/", 5000);
+    assertEquals(res?.status, 200);
+    assertEquals(await state(), "running");
+
+    await Deno.writeTextFile(`${file}.new`, text("1s", "2s"));
+    await Deno.rename(`${file}.new`, file);
+    child.kill("SIGHUP");
+    await daemon.waitFor(
+      "the restart warning",
+      () => Promise.resolve(daemon.output.includes("need a restart")),
+      { timeoutMs: 20_000 },
+    );
+    const warning = daemon.output.split("\n").find((l) =>
+      l.includes("need a restart")
+    )!;
+    assert(warning.endsWith(": [isolates] cpu_limit"), warning);
+    // one hour before the reload, one second after: the isolate goes idle
+    await daemon.waitFor(
+      "the function's isolate stopped after the new idle timeout",
+      async () => (await state()) === "idle",
+      { timeoutMs: 20_000 },
+    );
+  } finally {
+    client.close();
+    await daemon.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(app, { recursive: true }).catch(() => {});
   }
 });
