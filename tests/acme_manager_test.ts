@@ -3,39 +3,12 @@ import { AcmeManager } from "../lib/acme/acme_manager.ts";
 import type { Issuer } from "../lib/acme/acme_issuer.ts";
 import type { CertPair } from "../lib/acme/cert_source.ts";
 import { CertStore } from "../lib/acme/cert_store.ts";
-import type { Clock } from "../lib/acme/clock.ts";
+import { FakeClock } from "./_fake_clock.ts";
 import { createSelfSigned } from "../lib/acme/self_signed.ts";
 import type { RenewalWindow } from "../lib/acme/schedule.ts";
 
 const DAY = 86_400_000;
 const MIN = 60_000;
-
-/** Manual time: timers fire only when the test advances the clock. */
-class FakeClock implements Clock {
-  t = Date.parse("2030-01-01T00:00:00Z");
-  #timers = new Map<number, { at: number; cb: () => void }>();
-  #id = 0;
-  now = () => this.t;
-  setTimeout = (cb: () => void, ms: number) => {
-    this.#timers.set(++this.#id, { at: this.t + ms, cb });
-    return this.#id;
-  };
-  clearTimeout = (id: unknown) => {
-    this.#timers.delete(id as number);
-  };
-  advance(ms: number): void {
-    this.t += ms;
-    for (const [id, timer] of [...this.#timers]) {
-      if (timer.at <= this.t) {
-        this.#timers.delete(id);
-        timer.cb();
-      }
-    }
-  }
-  get pending(): number {
-    return this.#timers.size;
-  }
-}
 
 /** An issuer whose next answers the test scripts; certificates are 90-day. */
 class FakeIssuer implements Issuer {

@@ -181,7 +181,7 @@ Deno.test("container events: a dying container leaves traffic, and returns once 
   await using t = await setup();
   const { deployer, traffic } = t.first;
   const events = new ContainerEvents(deployer.ctx, deployer.locks, {
-    retryMs: 10,
+    retry: { baseMs: 10, maxMs: 10 },
   });
   await events.start();
   try {

@@ -4,6 +4,7 @@
  * lifetime left, or earlier inside the CA's ARI window) and the exponential
  * backoff while the CA fails. Pure functions of time, so tests need no clock.
  */
+import { backoffDelay as sharedBackoffDelay } from "../backoff.ts";
 
 /** Backoff settings; the defaults suit Let's Encrypt's failure limits. */
 export interface BackoffOptions {
@@ -22,20 +23,18 @@ export const BACKOFF_MAX = 6 * 3_600_000;
 
 /**
  * The wait after `failures` consecutive failures (1 = first failure):
- * base * 2^(failures-1), capped at max, spread by +-jitter.
+ * lib/backoff.ts's `backoffDelay` with the CA-friendly defaults above.
  */
 export function backoffDelay(
   failures: number,
   opts: BackoffOptions = {},
   random: () => number = Math.random,
 ): number {
-  if (failures < 1) return 0;
-  const base = opts.base ?? BACKOFF_BASE;
-  const max = opts.max ?? BACKOFF_MAX;
-  const jitter = opts.jitter ?? 0.1;
-  const raw = Math.min(max, base * 2 ** Math.min(failures - 1, 40));
-  const spread = raw * jitter * (random() * 2 - 1);
-  return Math.max(0, Math.min(max, Math.round(raw + spread)));
+  return sharedBackoffDelay(failures, {
+    baseMs: opts.base ?? BACKOFF_BASE,
+    maxMs: opts.max ?? BACKOFF_MAX,
+    jitter: opts.jitter ?? 0.1,
+  }, random);
 }
 
 /** A certificate's validity, as epoch milliseconds. */

@@ -6,8 +6,12 @@
  * once; one that starts again (the restart policy, a Docker restart, a manual
  * `docker start`) returns once ready, with its possibly new address.
  * Services under a deploy are left to it. The stream is re-opened after
- * errors (Docker restarting) every `retryMs`.
+ * errors (Docker restarting, or down) with backoff (lib/backoff.ts: 1 s
+ * doubling to 30 s, reset by an event), logged at most once a minute with a
+ * count.
  */
+import { Backoff, type BackoffOptions, RepeatLog } from "../backoff.ts";
+import { type Clock, realClock, sleep } from "../clock.ts";
 import type { RuntimeEvent } from "../docker/mod.ts";
 import {
   addTraffic,
@@ -28,7 +32,7 @@ export class ContainerEvents {
   constructor(
     readonly ctx: DeployContext,
     readonly locks: ServiceLocks,
-    readonly opts: { retryMs?: number } = {},
+    readonly opts: { retry?: BackoffOptions; clock?: Clock } = {},
   ) {}
 
   start(): Promise<void> {
@@ -46,7 +50,11 @@ export class ContainerEvents {
   }
 
   async #run(signal: AbortSignal): Promise<void> {
-    const retryMs = this.opts.retryMs ?? 2000;
+    const clock = this.opts.clock ?? realClock;
+    const backoff = new Backoff(
+      this.opts.retry ?? { baseMs: 1000, maxMs: 30_000 },
+    );
+    const failures = new RepeatLog((m) => this.ctx.log.warn(m), { clock });
     // after a broken stream, replay from the last event seen (handlers are
     // idempotent, so a repeated event does no harm)
     let since: number | undefined;
@@ -57,25 +65,31 @@ export class ContainerEvents {
           signal,
           since === undefined ? {} : { sinceMs: since },
         );
-        since ??= Date.now();
+        since ??= clock.now();
         for await (const e of events) {
           since = Math.max(since, e.time);
+          backoff.reset();
+          const failed = failures.ok();
+          if (failed) {
+            this.ctx.log.info(
+              `container events: following again after ${failed} failures`,
+            );
+          }
           this.#track(this.#handle(e, signal));
         }
       } catch (err) {
         if (signal.aborted) break;
-        this.ctx.log.warn(
-          `container events: ${(err as Error).message}; retrying`,
+        const wait = backoff.fail();
+        failures.fail(
+          `container events: ${(err as Error).message}; next try in ${
+            Math.round(wait / 100) / 10
+          }s`,
         );
+        await sleep(wait, { clock, signal });
+        continue;
       }
-      if (signal.aborted) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, retryMs);
-        signal.addEventListener("abort", () => {
-          clearTimeout(timer);
-          resolve();
-        }, { once: true });
-      });
+      // the stream ended without an error (the engine closed it): reopen
+      if (!signal.aborted) await sleep(backoff.fail(), { clock, signal });
     }
   }
 

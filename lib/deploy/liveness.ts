@@ -3,8 +3,12 @@
  * `LivenessMonitor`: probes every running container whose spec has
  * `mypaas.liveness`, at the check's interval; after `failures` misses in a
  * row the container is restarted (and put back into traffic once ready).
- * Restarts are counted per container for `list`.
+ * Restarts are counted per container for `list`. A pass that fails (the
+ * engine is down) backs off (lib/backoff.ts) and is logged at most once a
+ * minute with a count, not on every 100 ms tick.
  */
+import { Backoff, type BackoffOptions, RepeatLog } from "../backoff.ts";
+import { type Clock, realClock } from "../clock.ts";
 import {
   addTraffic,
   type DeployContext,
@@ -25,19 +29,34 @@ interface Tracked {
 export class LivenessMonitor {
   readonly name = "liveness";
   readonly #tracked = new Map<string, Tracked>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: unknown;
   #stopped = true;
   #ctl = new AbortController();
   #tick: Promise<void> | undefined;
   #replicas: Replica[] | null = null;
   #listedAt = 0;
+  readonly #clock: Clock;
+  readonly #backoff: Backoff;
+  readonly #failures: RepeatLog;
 
   constructor(
     readonly ctx: DeployContext,
     readonly restarts: Map<string, number>,
     readonly locks: ServiceLocks,
-    readonly opts: { failures?: number; tickMs?: number } = {},
-  ) {}
+    readonly opts: {
+      failures?: number;
+      tickMs?: number;
+      /** Waits after failed passes (default 200 ms doubling to 30 s). */
+      retry?: BackoffOptions;
+      clock?: Clock;
+    } = {},
+  ) {
+    this.#clock = opts.clock ?? realClock;
+    this.#backoff = new Backoff(opts.retry ?? { baseMs: 200, maxMs: 30_000 });
+    this.#failures = new RepeatLog((m) => ctx.log.warn(m), {
+      clock: this.#clock,
+    });
+  }
 
   start(): Promise<void> {
     if (!this.#stopped) return Promise.resolve();
@@ -50,21 +69,40 @@ export class LivenessMonitor {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#ctl.abort();
-    clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
     await this.#tick;
   }
 
-  #schedule() {
+  #schedule(ms = this.opts.tickMs ?? 100) {
     if (this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      this.#tick = this.check().catch((err) =>
-        this.ctx.log.warn(`liveness: ${(err as Error).message}`)
-      ).finally(() => this.#schedule());
-    }, this.opts.tickMs ?? 100);
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#tick = this.#pass().then((next) => this.#schedule(next));
+    }, ms);
+  }
+
+  /** One pass; the wait before the next (longer after failures). */
+  async #pass(): Promise<number | undefined> {
+    try {
+      await this.check();
+    } catch (err) {
+      const wait = this.#backoff.fail();
+      this.#failures.fail(
+        `liveness checks failed: ${(err as Error).message}; next try in ${
+          Math.round(wait / 100) / 10
+        }s`,
+      );
+      return wait;
+    }
+    this.#backoff.reset();
+    const failed = this.#failures.ok();
+    if (failed) {
+      this.ctx.log.info(`liveness checks work again after ${failed} failures`);
+    }
+    return undefined;
   }
 
   /** One pass over the containers (public for tests). */
-  async check(now = Date.now()): Promise<void> {
+  async check(now = this.#clock.now()): Promise<void> {
     const { ctx } = this;
     const seen = new Set<string>();
     const threshold = this.opts.failures ?? 3;
@@ -105,7 +143,7 @@ export class LivenessMonitor {
           ctx.readyTimeoutMs,
           this.#ctl.signal,
         );
-        t.next = Date.now() + spec.liveness.intervalMs;
+        t.next = this.#clock.now() + spec.liveness.intervalMs;
         this.#replicas = null;
         if (ready.ok) await addTraffic(ctx, spec, r);
       }),

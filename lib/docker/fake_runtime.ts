@@ -43,6 +43,11 @@ export class FakeRuntime implements ContainerRuntime {
   readonly #listeners = new Set<(e: RuntimeEvent) => void>();
   readonly #history: RuntimeEvent[] = [];
 
+  /** Event streams open now (tests wait for a watcher to follow again). */
+  get eventStreams(): number {
+    return this.#listeners.size;
+  }
+
   /** Adds an image as if pulled or imported. */
   addImage(ref: string, labels: Record<string, string> = {}): string {
     const id = `sha256:${(++this.#seq).toString(16).padStart(64, "0")}`;

@@ -7,8 +7,12 @@
  * targets; assigns on demand (cold start = load an artifact into a standby);
  * scales a deployment on concurrency; stops isolates idle for `idleTimeoutMs`;
  * replaces crashed processes. Requests that find no isolate wait a bounded
- * time, then get 503.
+ * time, then get 503. Failed boots back off (lib/backoff.ts: 100 ms doubling
+ * to 30 s, reset by a boot that works) and are logged at most once a minute
+ * with a count; the process a boot failed in takes no new isolate.
  */
+import { Backoff, RepeatLog } from "../backoff.ts";
+import { type Clock, realClock } from "../clock.ts";
 import type { WorkerEvent, WorkerProcess } from "./worker_process.ts";
 import { maxAssigned, wantedFree } from "./pool_policy.ts";
 import { ProcessSet } from "./process_set.ts";
@@ -64,8 +68,18 @@ export class IsolatePool {
    * one assigned isolate until that isolate is handed out.
    */
   readonly #aloneBooting = new Set<string>();
+  readonly #clock: Clock;
+  readonly #bootBackoff = new Backoff({ baseMs: 100, maxMs: 30_000 });
+  readonly #bootFailures: RepeatLog;
+  /** No boot before this time (clock ms): the last ones failed. */
+  #bootRetryAt = 0;
+  #bootRetryTimer: unknown = null;
 
   constructor(readonly options: PoolOptions) {
+    this.#clock = options.clock ?? realClock;
+    this.#bootFailures = new RepeatLog((m) => options.log.error(m), {
+      clock: this.#clock,
+    });
     this.#requests = new PoolRequests({
       acquire: (target, instanceId) => this.#acquire(target, instanceId),
       released: (iso) => {
@@ -132,6 +146,8 @@ export class IsolatePool {
     this.#stopped = true;
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
+    this.#clock.clearTimeout(this.#bootRetryTimer);
+    this.#bootRetryTimer = null;
     this.#requests.clear();
     this.#wake();
     await this.#procs.stopAll();
@@ -252,7 +268,10 @@ export class IsolatePool {
       const alone = this.#alone.has(target.key);
       if (alone) {
         // like a standby boot: none while the host is over its targets
-        if (room && !this.#hot && !this.#aloneBooting.has(target.key)) {
+        if (
+          room && !this.#hot && !this.#aloneBooting.has(target.key) &&
+          !this.#bootsPaused()
+        ) {
           const iso = await this.#bootAlone(target, instanceId);
           if (iso) return take(iso);
         }
@@ -339,14 +358,13 @@ export class IsolatePool {
       await proc.createIsolate(id);
       if (iso.state !== "booting" || !wanted()) return undefined;
       iso.state = "standby";
+      this.#bootWorked();
       const ready = this.#assign(iso, target, instanceId);
       iso = undefined;
       return ready;
     } catch (err) {
       if (!this.#stopped) {
-        this.options.log.error(
-          `isolate boot for ${key} alone failed: ${(err as Error).message}`,
-        );
+        this.#bootFailed(`isolate boot for ${key} alone`, err as Error);
       }
       return undefined;
     } finally {
@@ -425,7 +443,9 @@ export class IsolatePool {
     }
     // While hot, only the min_workers floor is refilled.
     const cap = hot ? Math.min(o.minWorkers, o.maxWorkers) : o.maxWorkers;
-    for (let i = 0, n = want - free; i < n && total + i < cap; i++) {
+    // After failed boots, none until the backoff's timer reconciles again.
+    const paused = this.#bootsPaused();
+    for (let i = 0, n = want - free; !paused && i < n && total + i < cap; i++) {
       void this.#boot();
     }
     if (free > want) {
@@ -449,18 +469,54 @@ export class IsolatePool {
       registered = true;
       await proc.createIsolate(id);
       if (iso.state === "booting") iso.state = "standby";
+      this.#bootWorked();
     } catch (err) {
       this.#isolates.delete(id);
-      if (!this.#stopped) {
-        this.options.log.error(
-          `isolate boot failed: ${(err as Error).message}`,
-        );
-      }
-      if (proc) this.#procs.dropIfEmpty(proc);
+      if (!this.#stopped) this.#bootFailed("isolate boot", err as Error);
+      // a process that failed a boot (its control socket gone, say) takes no
+      // new isolate: the next boot spawns a fresh one
+      if (proc) this.#procs.drain(proc);
     } finally {
       if (!registered) this.#unregistered--;
       this.#booting--;
       this.#wake();
+    }
+  }
+
+  /** True while failed boots hold new ones back. */
+  #bootsPaused(): boolean {
+    return this.#clock.now() < this.#bootRetryAt;
+  }
+
+  /** Backs boots off, logs (throttled) and reconciles once the wait is over. */
+  #bootFailed(what: string, err: Error): void {
+    const now = this.#clock.now();
+    // boots that were under way together fail together: one backoff step
+    if (now >= this.#bootRetryAt) {
+      this.#bootRetryAt = now + this.#bootBackoff.fail();
+    }
+    const wait = this.#bootRetryAt - now;
+    this.#bootFailures.fail(
+      `${what} failed: ${err.message}; next boot in ${
+        Math.round(wait / 100) / 10
+      }s`,
+    );
+    this.#clock.clearTimeout(this.#bootRetryTimer);
+    this.#bootRetryTimer = this.#clock.setTimeout(() => {
+      this.#bootRetryTimer = null;
+      this.#reconcile();
+      this.#wake();
+    }, wait);
+  }
+
+  /** A boot worked: the next failure starts the backoff afresh. */
+  #bootWorked(): void {
+    this.#bootBackoff.reset();
+    const failed = this.#bootFailures.ok();
+    if (failed) {
+      this.options.log.info(
+        `isolate boots work again after ${failed} failures`,
+      );
     }
   }
 

@@ -3,6 +3,7 @@
  * The isolate pool's public types: what it loads (Target), its settings,
  * its counts and its one error.
  */
+import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { LoadSource } from "./host_load.ts";
 import type { WorkerProcessOptions } from "./worker_process.ts";
@@ -36,6 +37,8 @@ export interface PoolOptions {
   log: Logger;
   /** Console lines of isolates. */
   onLog?: (line: IsolateLog) => void;
+  /** Time of the boot backoff (tests move it); the real clock by default. */
+  clock?: Clock;
 }
 
 /**
