@@ -1,13 +1,13 @@
 /**
  * One daemon per data dir: a second `mypaas server run` with the same
  * config exits 1 naming the pid that holds the lock, and touches nothing of
- * the first one (its isolates' sockets, its control socket, its listeners);
+ * the first one (its isolates' sockets, its control socket, its listener);
  * the first keeps serving its function. Loopback only, no Docker engine.
  */
 import { ControlClient } from "../../lib/api/control_client.ts";
 import { assert, assertEquals } from "../isolates_assert.ts";
 import { fixtureCopy } from "../functions_helpers.ts";
-import { DaemonProcess, freePort } from "./_daemon.ts";
+import { DaemonProcess, signedDaemonDir } from "./_daemon.ts";
 import { getWithHost } from "./_images.ts";
 
 /** Every path below `dir` with its inode, so a replaced file shows. */
@@ -22,23 +22,9 @@ async function tree(dir: string): Promise<string[]> {
 }
 
 Deno.test("server run: a second daemon on the same data dir exits 1 naming the holder's pid and leaves the first one serving", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mypaas-lock-" });
-  const port = freePort();
-  const tlsPort = freePort();
-  const socket = `${dir}/ctl.sock`;
-  const config = `${dir}/config.toml`;
-  await Deno.writeTextFile(
-    config,
-    `[server]
-domain = "127.0.0.1"
-data_dir = "${dir}/data"
-control_socket = "${socket}"
-bind = "127.0.0.1"
-http_port = ${port}
-https_port = ${tlsPort}
-[docker]
-socket = "${dir}/no-docker.sock"
-[isolates]
+  const { dir, port, config } = await signedDaemonDir(
+    "mypaas-lock-",
+    `[isolates]
 min_workers = 1
 max_workers = 4
 cluster_cpu_pct_target = 1.0
@@ -47,6 +33,7 @@ cluster_memory_pct_target = 1.0
 GREETING = "hi"
 `,
   );
+  const socket = `${dir}/ctl.sock`;
   const first = new DaemonProcess(config);
   const second = new DaemonProcess(config);
   first.start();
@@ -74,7 +61,7 @@ GREETING = "hi"
     assert(second.output.includes(`${dir}/data/daemon.lock`), second.output);
 
     // Nothing of the first daemon was touched: the same socket files (same
-    // inodes), and it still serves on both listeners.
+    // inodes), and it still serves.
     assertEquals(await tree(`${dir}/data/functions/_sockets`), sockets);
     assertEquals((await Deno.lstat(socket)).ino, controlIno);
     assertEquals((await get())?.status, 200);
@@ -82,7 +69,6 @@ GREETING = "hi"
       (await client.list()).find((d) => d.service === "hello")?.release,
       1,
     );
-    (await Deno.connect({ hostname: "127.0.0.1", port: tlsPort })).close();
     assert(!first.output.includes("isolate boot failed"), first.output);
 
     // Once the first one is gone, the lock is free again.

@@ -146,3 +146,33 @@ GREETING = "hi"
     await Deno.remove(app, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("server run watches config.toml again after its directory was removed and re-created, and takes the new file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mypaas-rewatch-" });
+  const port = freePort();
+  const conf = `${dir}/conf`;
+  await Deno.mkdir(conf);
+  await Deno.writeTextFile(`${conf}/config.toml`, configText(dir, port, "1M"));
+  const daemon = new DaemonProcess(`${conf}/config.toml`);
+  daemon.start();
+  const until = (what: string, check: () => Promise<boolean>) =>
+    daemon.waitFor(what, check, { timeoutMs: 20_000 });
+  try {
+    await until("the daemon", async () => (await post(port)) === 404);
+    // removed and re-created at once, as a config management tool may
+    await Deno.remove(conf, { recursive: true });
+    await Deno.mkdir(conf);
+    await Deno.writeTextFile(
+      `${conf}/config.toml`,
+      configText(dir, port, "1K"),
+    );
+    await until(
+      "413 from the re-created file",
+      async () => (await post(port)) === 413,
+    );
+    assert(daemon.output.includes(`${conf} was removed`), daemon.output);
+  } finally {
+    await daemon.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
