@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { DomainWatch } from "../lib/acme/domain_watch.ts";
 import { isAcmeName } from "../lib/acme/acme_manager.ts";
+import { makeLogger } from "../lib/log.ts";
+import { until } from "./isolates_helpers.ts";
 
 Deno.test("DomainWatch.sync() calls ensure() only when the host set changes", async () => {
   let hosts = ["b.test", "A.test"];
@@ -47,6 +49,37 @@ Deno.test("DomainWatch retries a set whose ensure() failed", async () => {
   await watch.sync();
   await watch.sync();
   assert.equal(calls, 2);
+});
+
+Deno.test("DomainWatch logs a sync that keeps failing once, not on every poll, and says when it works again", async () => {
+  let fail = true;
+  let calls = 0;
+  const lines: string[] = [];
+  const watch = new DomainWatch({
+    source: () => ["x.test"],
+    sink: {
+      ensure: () => {
+        calls++;
+        return fail
+          ? Promise.reject(new Error("disk full"))
+          : Promise.resolve();
+      },
+    },
+    interval: 1,
+    log: makeLogger("tls", "info", (l) => lines.push(l)),
+  });
+  await watch.start();
+  try {
+    assert.ok(await until(() => calls >= 20), `${calls} polls`);
+    assert.deepEqual(lines.map((l) => l.replace(/^\S+ /, "")), [
+      "ERROR tls: Domain sync failed: disk full",
+    ]);
+    fail = false;
+    assert.ok(await until(() => lines.length === 2), lines.join("\n"));
+    assert.match(lines[1]!, /Domain sync works again after \d+ failures/);
+  } finally {
+    await watch.stop();
+  }
 });
 
 Deno.test("isAcmeName() leaves localhost, IPs, single labels and wildcards to self-signed", () => {

@@ -12,6 +12,7 @@
  *   without a restart. `<name>` only pairs the two files.
  * Self-signed placeholders live in memory only.
  */
+import { RepeatLog } from "../backoff.ts";
 import type { Logger } from "../log.ts";
 import { silentLogger } from "../log.ts";
 import {
@@ -90,9 +91,13 @@ export class CertStore implements CertSource {
     await this.#loadAcme();
     await this.rescanManual();
     this.#default ??= await createSelfSigned([this.#defaultName]);
+    // a scan that keeps failing is logged once a minute, with a count
+    const failures = new RepeatLog((m) => this.#log.warn(m));
     this.#timer ??= setInterval(() => {
-      this.rescanManual().catch((err) =>
-        this.#log.warn(`Manual certificate scan failed: ${err.message}`)
+      this.rescanManual().then(
+        () => failures.ok(),
+        (err) =>
+          failures.fail(`Manual certificate scan failed: ${err.message}`),
       );
     }, this.#pollInterval);
   }

@@ -5,6 +5,7 @@
  * changes. Polling keeps the proxy free of a change-event API; a table of
  * 1000 hosts costs a few microseconds per poll.
  */
+import { RepeatLog } from "../backoff.ts";
 import type { Logger } from "../log.ts";
 import { silentLogger } from "../log.ts";
 
@@ -45,9 +46,19 @@ export class DomainWatch {
    * proxy answers unknown names with its default certificate meanwhile).
    */
   start(): Promise<void> {
+    // a sync that keeps failing is logged once a minute, with a count
+    const failures = new RepeatLog((m) => this.#log.error(m));
     const syncLogged = () =>
-      this.sync().catch((err) =>
-        this.#log.error(`Domain sync failed: ${(err as Error).message}`)
+      this.sync().then(
+        () => {
+          const failed = failures.ok();
+          if (failed) {
+            this.#log.info(
+              `Domain sync works again after ${failed} failures`,
+            );
+          }
+        },
+        (err) => failures.fail(`Domain sync failed: ${(err as Error).message}`),
       );
     syncLogged();
     this.#timer ??= setInterval(syncLogged, this.#opts.interval ?? 2_000);
