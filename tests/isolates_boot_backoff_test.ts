@@ -73,3 +73,35 @@ Deno.test("IsolatePool backs failed boots off (100 ms doubling to 30 s), logs th
     await Deno.remove(bin, { recursive: true });
   }
 });
+
+Deno.test("IsolatePool replaces worker processes that crash hosting no deployment after a growing backoff, logged once (no crash loop)", async () => {
+  const clock = new FakeClock();
+  const lines: string[] = [];
+  const t = await testPool({
+    minWorkers: 1,
+    maxWorkers: 2,
+    clock,
+    log: makeLogger("pool", "info", (l) => lines.push(l)),
+  });
+  try {
+    // each replacement boots fine and crashes again: the waits still double
+    for (const want of [100, 200, 400]) {
+      assertEquals(t.pool.stats().free, 1);
+      const [proc] = t.pool.processes();
+      proc!.kill();
+      assert(await until(() => clock.pending === 1), lines.join("\n"));
+      assertEquals(t.pool.stats().total, 0);
+      const waited = clock.runNext()!;
+      assert(
+        waited >= want * 0.9 && waited <= want * 1.1,
+        `waited ${waited} ms, want ${want}`,
+      );
+      await t.pool.settled();
+    }
+    assertEquals(t.pool.stats().free, 1);
+    const crashes = lines.filter((l) => l.includes("hosting no deployment"));
+    assertEquals(crashes.length, 1);
+  } finally {
+    await t.close();
+  }
+});

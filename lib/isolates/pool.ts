@@ -40,6 +40,9 @@ export {
 
 let seq = 0;
 
+/** A minute without a failed boot ends a streak (backoff and its log). */
+const BOOT_QUIET_MS = 60_000;
+
 /** The isolate pool (a daemon Part). */
 export class IsolatePool {
   readonly name = "isolate-pool";
@@ -74,6 +77,10 @@ export class IsolatePool {
   /** No boot before this time (clock ms): the last ones failed. */
   #bootRetryAt = 0;
   #bootRetryTimer: unknown = null;
+  /** When the last boot failed (clock ms), for the quiet minute. */
+  #lastBootFailure = -Infinity;
+  /** Boots failed since the last one that worked. */
+  #bootsFailing = false;
 
   constructor(readonly options: PoolOptions) {
     this.#clock = options.clock ?? realClock;
@@ -364,7 +371,7 @@ export class IsolatePool {
       return ready;
     } catch (err) {
       if (!this.#stopped) {
-        this.#bootFailed(`isolate boot for ${key} alone`, err as Error);
+        this.#bootFailed("boot", `isolate boot for ${key} alone`, err as Error);
       }
       return undefined;
     } finally {
@@ -472,7 +479,9 @@ export class IsolatePool {
       this.#bootWorked();
     } catch (err) {
       this.#isolates.delete(id);
-      if (!this.#stopped) this.#bootFailed("isolate boot", err as Error);
+      if (!this.#stopped) {
+        this.#bootFailed("boot", "isolate boot", err as Error);
+      }
       // a process that failed a boot (its control socket gone, say) takes no
       // new isolate: the next boot spawns a fresh one
       if (proc) this.#procs.drain(proc);
@@ -488,9 +497,21 @@ export class IsolatePool {
     return this.#clock.now() < this.#bootRetryAt;
   }
 
-  /** Backs boots off, logs (throttled) and reconciles once the wait is over. */
-  #bootFailed(what: string, err: Error): void {
+  /**
+   * Backs boots off, logs (throttled) and reconciles once the wait is over.
+   * `cause` is a boot that failed, or a process that crashed hosting no
+   * deployment. A streak of them ends after a quiet minute, not with the
+   * next boot that works: a process that crashes after each good boot would
+   * otherwise be replaced at full speed, logging every time.
+   */
+  #bootFailed(cause: "boot" | "crash", what: string, err: Error): void {
     const now = this.#clock.now();
+    if (now - this.#lastBootFailure >= BOOT_QUIET_MS) {
+      this.#bootBackoff.reset();
+      this.#bootFailures.ok();
+    }
+    this.#lastBootFailure = now;
+    if (cause === "boot") this.#bootsFailing = true;
     // boots that were under way together fail together: one backoff step
     if (now >= this.#bootRetryAt) {
       this.#bootRetryAt = now + this.#bootBackoff.fail();
@@ -509,15 +530,13 @@ export class IsolatePool {
     }, wait);
   }
 
-  /** A boot worked: the next failure starts the backoff afresh. */
+  /** A boot worked: after failed boots, says so once. */
   #bootWorked(): void {
-    this.#bootBackoff.reset();
-    const failed = this.#bootFailures.ok();
-    if (failed) {
-      this.options.log.info(
-        `isolate boots work again after ${failed} failures`,
-      );
-    }
+    if (!this.#bootsFailing) return;
+    this.#bootsFailing = false;
+    this.options.log.info(
+      `isolate boots work again after ${this.#bootFailures.ok()} failures`,
+    );
   }
 
   #onEvent(proc: WorkerProcess, e: WorkerEvent): void {
@@ -552,10 +571,20 @@ export class IsolatePool {
 
   #onProcessExit(proc: WorkerProcess, code: number): void {
     if (this.#stopped) return;
-    this.options.log.warn(
-      `isolate worker process ${proc.name} exited (code ${code}): its isolates are gone`,
-    );
     const gone = [...this.#isolates.values()].filter((i) => i.proc === proc);
+    // With no deployment's code in it, the platform is at fault, not a
+    // tenant: its replacement waits like a failed boot (no crash loop).
+    if (gone.every((i) => i.deployment === null)) {
+      this.#bootFailed(
+        "crash",
+        "an isolate worker process hosting no deployment",
+        new Error(`${proc.name} exited with code ${code}`),
+      );
+    } else {
+      this.options.log.warn(
+        `isolate worker process ${proc.name} exited (code ${code}): its isolates are gone`,
+      );
+    }
     for (const c of culprits(gone)) {
       this.#isolateAlone(c.deployment, "took its worker process down");
     }
