@@ -27,6 +27,7 @@ Deno.test("IsolatePool.reload() applies the free ratio, idle timeout, wall limit
     cpuPctTarget: 0.9,
     memPctTarget: 1.1,
     wallLimitMs: 10_000,
+    queueTimeoutMs: 3000,
   };
   try {
     const a = await t.artifact(COUNTER);

@@ -145,6 +145,7 @@ export class FunctionsPlatform implements Platform {
     }));
     this.#pool = pool;
     await pool.start();
+    const config = this.config;
     this.#deployments = new FunctionDeployments({
       store: this.store,
       pool,
@@ -152,7 +153,10 @@ export class FunctionsPlatform implements Platform {
       bundlesDir,
       denoPath,
       denoDir: `${paths.functions}/_deno_dir`,
-      keepReleases: this.config.server.keepReleases,
+      // read per deploy: a reload may change it
+      get keepReleases() {
+        return config.server.keepReleases;
+      },
       log: this.options.log.child("functions"),
     });
     await this.#deployments.load();
@@ -160,8 +164,9 @@ export class FunctionsPlatform implements Platform {
 
   /**
    * Applies a reloaded config (SIGHUP): the pool's sizing ratio, host
-   * targets, idle timeout and wall limit. The `[isolates]` keys the schema
-   * marks `restart` keep their running values (Daemon.reload).
+   * targets, idle timeout, wall limit and queue wait (`[proxy]
+   * unavailable_wait`); `keep_releases` is read per deploy. The keys the
+   * schema marks `restart` keep their running values (Daemon.reload).
    */
   reload(config: ResolvedConfig): Promise<void> {
     this.#pool?.reload(poolSettings(config));

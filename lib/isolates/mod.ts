@@ -34,6 +34,7 @@ export function poolSettings(config: ResolvedConfig): PoolSettings {
     cpuPctTarget: c.clusterCpuPctTarget,
     memPctTarget: c.clusterMemoryPctTarget,
     wallLimitMs: c.wallLimit,
+    queueTimeoutMs: config.proxy.unavailableWait,
   };
 }
 
@@ -59,7 +60,6 @@ export function poolOptions(
     maxWorkers: c.maxWorkers,
     isolatesPerProcess: c.isolatesPerProcess,
     concurrency: 32,
-    queueTimeoutMs: config.proxy.unavailableWait,
     hostLoad: deps.hostLoad,
     log: deps.log,
     process: {

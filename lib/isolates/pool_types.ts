@@ -42,8 +42,9 @@ export interface PoolOptions {
 }
 
 /**
- * The settings a config reload applies to a running pool; the other
- * `[isolates]` keys need a restart (see lib/config/schema.ts).
+ * The settings a config reload applies to a running pool (`queueTimeoutMs`
+ * is `[proxy] unavailable_wait`); the other `[isolates]` keys need a restart
+ * (see lib/config/schema.ts).
  */
 export type PoolSettings = Pick<
   PoolOptions,
@@ -52,6 +53,7 @@ export type PoolSettings = Pick<
   | "cpuPctTarget"
   | "memPctTarget"
   | "wallLimitMs"
+  | "queueTimeoutMs"
 >;
 
 /** One console line of an isolate. */
