@@ -30,51 +30,46 @@ Deno.test("DomainWatch.sync() calls ensure() only when the host set changes", as
   await watch.stop();
 });
 
-Deno.test("DomainWatch retries a set whose ensure() failed", async () => {
-  let fail = true;
-  let calls = 0;
-  const watch = new DomainWatch({
-    source: () => ["x.test"],
-    sink: {
-      ensure: () => {
-        calls++;
-        return fail
-          ? Promise.reject(new Error("disk full"))
-          : Promise.resolve();
-      },
+/** A sink whose ensure() fails ("disk full") while `fail` is set. */
+function flakySink() {
+  const state = { fail: true, calls: 0 };
+  const sink = {
+    ensure: () => {
+      state.calls++;
+      return state.fail
+        ? Promise.reject(new Error("disk full"))
+        : Promise.resolve();
     },
-  });
+  };
+  return { state, sink };
+}
+
+Deno.test("DomainWatch retries a set whose ensure() failed", async () => {
+  const { state, sink } = flakySink();
+  const watch = new DomainWatch({ source: () => ["x.test"], sink });
   await assert.rejects(watch.sync(), /disk full/);
-  fail = false;
+  state.fail = false;
   await watch.sync();
   await watch.sync();
-  assert.equal(calls, 2);
+  assert.equal(state.calls, 2);
 });
 
 Deno.test("DomainWatch logs a sync that keeps failing once, not on every poll, and says when it works again", async () => {
-  let fail = true;
-  let calls = 0;
+  const { state, sink } = flakySink();
   const lines: string[] = [];
   const watch = new DomainWatch({
     source: () => ["x.test"],
-    sink: {
-      ensure: () => {
-        calls++;
-        return fail
-          ? Promise.reject(new Error("disk full"))
-          : Promise.resolve();
-      },
-    },
+    sink,
     interval: 1,
     log: makeLogger("tls", "info", (l) => lines.push(l)),
   });
   await watch.start();
   try {
-    assert.ok(await until(() => calls >= 20), `${calls} polls`);
+    assert.ok(await until(() => state.calls >= 20), `${state.calls} polls`);
     assert.deepEqual(lines.map((l) => l.replace(/^\S+ /, "")), [
       "ERROR tls: Domain sync failed: disk full",
     ]);
-    fail = false;
+    state.fail = false;
     assert.ok(await until(() => lines.length === 2), lines.join("\n"));
     assert.match(lines[1]!, /Domain sync works again after \d+ failures/);
   } finally {
