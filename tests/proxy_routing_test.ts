@@ -80,6 +80,60 @@ Deno.test("proxy adds X-Forwarded-* and keeps or makes X-Request-Id", async () =
   }
 });
 
+Deno.test("proxy sets X-Real-IP and Forwarded itself and drops the client's X-Forwarded-Port/-Prefix", async () => {
+  const p = await startProxy();
+  const echo = startBackend(
+    "echo",
+    (req) => Response.json(Object.fromEntries(req.headers)),
+  );
+  try {
+    p.router.setService(spec("echo", ["http://a.test/"]));
+    p.router.addUpstream("echo", { id: "e1", url: echo.url });
+    const r = await raw(p.port, {
+      host: "a.test",
+      headers: {
+        "x-real-ip": "10.9.9.9",
+        "forwarded": "for=10.9.9.9;proto=https;host=bank.example",
+        "x-forwarded-port": "443",
+        "x-forwarded-prefix": "/admin",
+        "x-forwarded-proto": "https",
+      },
+    });
+    const seen = JSON.parse(r.body);
+    assert.equal(seen["x-real-ip"], "127.0.0.1");
+    assert.equal(seen["forwarded"], "for=127.0.0.1;host=a.test;proto=http");
+    assert.equal(seen["x-forwarded-proto"], "http");
+    assert.equal(seen["x-forwarded-port"], undefined);
+    assert.equal(seen["x-forwarded-prefix"], undefined);
+  } finally {
+    await p.stop();
+    await echo.close();
+  }
+});
+
+Deno.test("an absolute-form request reaches the upstream with the authority it was routed by", async () => {
+  const p = await startProxy();
+  const echo = startBackend(
+    "echo",
+    (req) => Response.json(Object.fromEntries(req.headers)),
+  );
+  try {
+    p.router.setService(spec("echo", ["http://a.test/"]));
+    p.router.addUpstream("echo", { id: "e1", url: echo.url });
+    const r = await raw(p.port, {
+      host: "internal.example",
+      path: "http://a.test/x",
+    });
+    assert.equal(r.status, 200);
+    const seen = JSON.parse(r.body);
+    assert.equal(seen["host"], "a.test");
+    assert.equal(seen["x-forwarded-host"], "a.test");
+  } finally {
+    await p.stop();
+    await echo.close();
+  }
+});
+
 Deno.test("proxy redirects http to https for https URLs, keeps http URLs", async () => {
   const p = await startProxy();
   const web = startBackend("web");

@@ -39,9 +39,9 @@ export interface ClientInfo {
 }
 
 /**
- * The headers an isolate gets: the client's, minus hop-by-hop ones, plus
- * X-Forwarded-For/-Proto/-Host and X-Request-Id, as a container gets them
- * (lib/proxy/headers.ts). The isolate's `info.remoteAddr` is the last
+ * The headers an isolate gets, as a container gets them
+ * (`upstreamHeaders()` in lib/proxy/headers.ts): the client's, minus
+ * hop-by-hop and proxy-claimed ones, with Host the routed authority. The isolate's `info.remoteAddr` is the last
  * X-Forwarded-For entry, which only the daemon writes.
  */
 export function isolateHeaders(
@@ -50,21 +50,16 @@ export function isolateHeaders(
 ): [string, string][] {
   const url = req.url;
   const head = client.head ?? readHead(req, "");
-  let host = head.pairs.find((h) => h[0] === "host")?.[1];
-  const sent = host !== undefined;
-  if (host === undefined) {
-    const start = url.indexOf("//") + 2;
-    const end = url.indexOf("/", start);
-    host = url.slice(start, end < 0 ? url.length : end);
-  }
-  const out = upstreamHeaders(head, {
+  // the authority the request was routed by (the Host header's, or the
+  // target's in absolute form)
+  const start = url.indexOf("//") + 2;
+  const end = url.indexOf("/", start);
+  return upstreamHeaders(head, {
     clientIp: client.clientIp,
     scheme: url.startsWith("https:") ? "https" : "http",
-    host,
+    host: url.slice(start, end < 0 ? url.length : end),
     requestId: client.requestId ?? requestIdOf(req),
   });
-  if (!sent) out.push(["host", host]);
-  return out;
 }
 
 /**

@@ -102,10 +102,12 @@ export function createProxyHandler(
       (route.stripPrefix && route.path !== "/"
         ? path.slice(route.path.length) || "/"
         : path) + url.search;
+    // the authority routed by: in absolute form (`GET http://a/`) the
+    // target's, not the Host header's (RFC 9112 3.2.2)
     const side = {
       clientIp: conn.remoteAddr.hostname,
       scheme: conn.scheme,
-      host: hostHeader ?? url.host,
+      host: url.host,
       requestId,
     };
     const pool = route.target.pool;
