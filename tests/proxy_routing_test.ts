@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { raw, spec, startBackend, startProxy } from "./_proxy_helpers.ts";
+import {
+  raw,
+  spec,
+  startBackend,
+  startProxy,
+  testConfig,
+} from "./_proxy_helpers.ts";
+import { Router } from "../lib/proxy/router.ts";
+import { createProxyHandler } from "../lib/proxy/proxy_handler.ts";
 
 Deno.test("proxy routes by host and longest prefix, 404 for unknown hosts", async () => {
   const p = await startProxy();
@@ -194,6 +202,60 @@ Deno.test("admin domain /daemon/* goes to the admin handler, the rest to routes"
   } finally {
     await p.stop();
     await web.close();
+  }
+});
+
+Deno.test("admin /daemon/* over plain HTTP answers only loopback: GET is redirected to HTTPS, POST is 403", async () => {
+  const router = new Router();
+  let reached = 0;
+  router.setAdminHandler(() => {
+    reached++;
+    return Promise.resolve(new Response("admin"));
+  });
+  const config = testConfig();
+  const handler = createProxyHandler(router, {
+    ...config.proxy,
+    domain: "admin.test",
+    httpsPort: 8443,
+  }, () => Promise.reject(new Error("no upstream in this test")));
+  const peer = (hostname: string, scheme: "http" | "https" = "http") => ({
+    remoteAddr: { transport: "tcp" as const, hostname, port: 40000 },
+    scheme,
+  });
+  try {
+    const get = await handler(
+      new Request("http://admin.test/daemon/time?x=1"),
+      peer("203.0.113.7"),
+    );
+    assert.equal(get.status, 308);
+    assert.equal(
+      get.headers.get("location"),
+      "https://admin.test:8443/daemon/time?x=1",
+    );
+    const push = await handler(
+      new Request("http://admin.test/daemon/push?id=x", {
+        method: "POST",
+        body: "zip",
+      }),
+      peer("2001:db8::1"),
+    );
+    assert.equal(push.status, 403);
+    assert.match(await push.text(), /HTTPS only: use https:\/\/admin\.test/);
+    assert.equal(reached, 0, "the admin API was not reached over HTTP");
+    for (const ip of ["127.0.0.1", "127.8.0.2", "::1", "::ffff:127.0.0.1"]) {
+      const r = await handler(
+        new Request("http://admin.test/daemon/time"),
+        peer(ip),
+      );
+      assert.equal(await r.text(), "admin", ip);
+    }
+    const tls = await handler(
+      new Request("https://admin.test/daemon/time"),
+      peer("203.0.113.7", "https"),
+    );
+    assert.equal(await tls.text(), "admin");
+  } finally {
+    router.stop();
   }
 });
 

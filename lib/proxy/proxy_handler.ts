@@ -74,7 +74,12 @@ export function createProxyHandler(
       host === domain && (path === "/daemon" || path.startsWith("/daemon/"))
     ) {
       const admin = router.adminHandler;
-      return admin ? await callHandler(admin, req, info) : errorPage(404);
+      if (!admin) return errorPage(404);
+      // a push carries source and --env values: not in clear past loopback
+      if (conn.scheme === "http" && !isLoopback(conn.remoteAddr.hostname)) {
+        return httpsOnly(req, domain, opts.httpsPort, path + url.search);
+      }
+      return await callHandler(admin, req, info);
     }
     const byId = router.deployIdHandler;
     if (byId && req.headers.has("x-deno-deploy-id")) {
@@ -83,11 +88,7 @@ export function createProxyHandler(
     const route = router.table.lookup(host, path);
     if (!route) return errorPage(404);
     if (route.scheme === "https" && conn.scheme === "http") {
-      const port = opts.httpsPort === 443 ? "" : `:${opts.httpsPort}`;
-      return new Response(null, {
-        status: 308,
-        headers: { location: `https://${host}${port}${path}${url.search}` },
-      });
+      return toHttps(host, opts.httpsPort, path + url.search);
     }
     if (route.target.kind === "handler") {
       const res = await callFunction(route.target.handler, req, info, opts);
@@ -138,6 +139,49 @@ export function createProxyHandler(
       send,
     );
   };
+}
+
+/** A 308 to the same place over HTTPS. */
+function toHttps(host: string, httpsPort: number, target: string): Response {
+  const port = httpsPort === 443 ? "" : `:${httpsPort}`;
+  return new Response(null, {
+    status: 308,
+    headers: { location: `https://${host}${port}${target}` },
+  });
+}
+
+/**
+ * The admin API's answer over plain HTTP from past loopback: a redirect for
+ * GET and HEAD (a link followed), 403 for the rest (their body was already
+ * sent in clear; a redirect would invite sending it again).
+ */
+function httpsOnly(
+  req: Request,
+  domain: string,
+  httpsPort: number,
+  target: string,
+): Response {
+  if (req.method === "GET" || req.method === "HEAD") {
+    return toHttps(domain, httpsPort, target);
+  }
+  req.body?.cancel().catch(() => {});
+  return new Response(
+    `the daemon API is served over HTTPS only: use https://${domain}/daemon/\n`,
+    {
+      status: 403,
+      headers: {
+        "content-type": "text/plain; charset=utf-8",
+        connection: "close",
+      },
+    },
+  );
+}
+
+const LOOPBACK = /^(?:127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
+
+/** A peer address on this host (127.0.0.0/8, ::1, IPv4-mapped 127/8). */
+function isLoopback(ip: string): boolean {
+  return LOOPBACK.test(ip);
 }
 
 /** Calls a function backend with the body limits applied to its body. */
