@@ -9,7 +9,7 @@
  * small answer already in the read buffer is handed over as bytes (no JS
  * stream on either side of the daemon).
  */
-import { ConnectError, H1Client } from "../proxy/h1_client.ts";
+import { ConnectError, H1Client, UpstreamError } from "../proxy/h1_client.ts";
 import { passOn } from "../proxy/forward.ts";
 import {
   readHead,
@@ -60,6 +60,16 @@ export function isolateHeaders(
     host: url.slice(start, end < 0 ? url.length : end),
     requestId: client.requestId ?? requestIdOf(req),
   });
+}
+
+/** The 502 for an answer that is malformed or that Response refuses. */
+function cannotPassOn(): IsolateAnswer {
+  return {
+    res: new Response("the function's answer cannot be passed on\n", {
+      status: 502,
+    }),
+    complete: true,
+  };
 }
 
 /**
@@ -126,16 +136,13 @@ export class UnixHttpClient {
       // A whole body gets its length (and the reply its Date) from the
       // daemon's own server: each header appended costs about 3 us.
       const out = passOn(res, res.body, bytes ? SET_BY_SERVER : undefined);
-      if (!out) {
-        return {
-          res: new Response("the function's answer cannot be passed on\n", {
-            status: 502,
-          }),
-          complete: true,
-        };
-      }
+      if (!out) return cannotPassOn();
       return { res: out, complete: bytes || res.body === null };
     } catch (err) {
+      // a malformed head (its connection closed already)
+      if (err instanceof UpstreamError && err.failure === "bad_answer") {
+        return cannotPassOn();
+      }
       if (err instanceof ConnectError) {
         throw new NotSentError(`cannot connect to ${this.path}`, {
           cause: err.cause,

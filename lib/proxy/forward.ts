@@ -2,7 +2,9 @@
  * @module
  * Forwarding one request to a service's replicas: pick, send with the
  * upstream timeout, retry idempotent requests on another replica after a
- * connection error (ejecting the failed one), wait a bounded time when no
+ * failure of the replica (ejecting it: no connection, or closed without an
+ * answer to a whole request; never for what the request caused: a refused
+ * or failed request body, a malformed answer), wait a bounded time when no
  * replica is usable, and stream the response back while counting it in
  * flight so that a drain waits for it.
  */
@@ -15,7 +17,13 @@ import {
 } from "./headers.ts";
 import { guardBody, type Tripwire } from "./limits.ts";
 import type { Target, UpstreamPool } from "./upstream_pool.ts";
-import type { H1Client, H1Request, H1Response } from "./h1_client.ts";
+import {
+  ConnectError,
+  type H1Client,
+  type H1Request,
+  type H1Response,
+  UpstreamError,
+} from "./h1_client.ts";
 import { Deadlines } from "../deadlines.ts";
 
 /**
@@ -32,17 +40,31 @@ export function h1Send(client: H1Client): UpstreamSend {
   return (origin, r) => client.request(origin, r);
 }
 
-/** An UpstreamSend over fetch with a pooled client (Host is not passed). */
+/**
+ * An UpstreamSend over fetch with a pooled client (Host is not passed).
+ * fetch does not say whose fault a failure was: one with a request body
+ * counts as the request's (`stopped_reading`), as the h1 client's would
+ * when it cannot tell.
+ */
 export function fetchSend(client: Deno.HttpClient): UpstreamSend {
   return async (origin, r) => {
-    const res = await fetch(origin + r.path, {
-      method: r.method,
-      headers: [...r.headers],
-      body: r.body,
-      redirect: "manual",
-      client,
-      ...(r.signal ? { signal: r.signal } : {}),
-    });
+    let res: Response;
+    try {
+      res = await fetch(origin + r.path, {
+        method: r.method,
+        headers: [...r.headers],
+        body: r.body,
+        redirect: "manual",
+        client,
+        ...(r.signal ? { signal: r.signal } : {}),
+      });
+    } catch (err) {
+      throw new UpstreamError(
+        r.body ? "stopped_reading" : "no_answer",
+        `fetch from ${origin} failed`,
+        { cause: err },
+      );
+    }
     const length = res.headers.get("content-length");
     return {
       status: res.status,
@@ -132,11 +154,14 @@ export async function forwardToPool(
           ...(contentLength !== undefined ? { contentLength } : {}),
           signal: ac.signal,
         });
-      } catch {
+      } catch (err) {
         timer.clear();
         t.release();
         if (trip.tripped) return errorPage(trip.tripped.status);
         if (ac.signal.aborted) return errorPage(504);
+        if (!replicaFailed(err)) {
+          return errorPage(clientFailed(err) ? 400 : 502);
+        }
         pool.eject(t);
         tried.add(t);
         if (retryable) continue;
@@ -154,6 +179,21 @@ export async function forwardToPool(
   } finally {
     trip.dispose?.();
   }
+}
+
+/**
+ * The replica failed (not this request): it could not be reached, or it
+ * closed without answering a request it took whole. Anything else is no
+ * reason to eject it: a client could otherwise take a service down.
+ */
+function replicaFailed(err: unknown): boolean {
+  return err instanceof ConnectError ||
+    (err instanceof UpstreamError && err.failure === "no_answer");
+}
+
+/** The client's request body failed (it went away mid-body). */
+function clientFailed(err: unknown): boolean {
+  return err instanceof UpstreamError && err.failure === "request_body";
 }
 
 /**
