@@ -68,7 +68,7 @@ export function createProxyHandler(
 
     if (conn.scheme === "http" && path.startsWith(CHALLENGE)) {
       const challenge = router.challengeHandler;
-      if (challenge) return await callHandler(challenge, req, info);
+      if (challenge) return await callHandler(challenge, req, info, opts);
     }
     if (
       host === domain && (path === "/daemon" || path.startsWith("/daemon/"))
@@ -79,7 +79,7 @@ export function createProxyHandler(
       if (conn.scheme === "http" && !isLoopback(conn.remoteAddr.hostname)) {
         return httpsOnly(req, domain, opts.httpsPort, path + url.search);
       }
-      return await callHandler(admin, req, info);
+      return await callHandler(admin, req, info, opts);
     }
     const byId = router.deployIdHandler;
     if (byId && req.headers.has("x-deno-deploy-id")) {
@@ -210,15 +210,49 @@ async function callFunction(
   }
 }
 
+/**
+ * Runs an in-process handler. A body it left unread (a refusal: 403 before
+ * the upload) is read to its end, within the body limits, before the answer
+ * goes out, as nginx discards one: else HTTP/2 ends the stream with
+ * RST_STREAM(NO_ERROR) after the answer while the client still uploads,
+ * which curl (7.88, Debian 12's) reports as a framing error instead of the
+ * answer. A body over the limits is not read on: that answer gets the reset.
+ */
 async function callHandler(
   handler: HandlerBackend,
   req: Request,
   info: RequestInfo,
+  limits?: ForwardLimits,
 ): Promise<Response> {
+  let res: Response;
   try {
-    return await handler(req, info);
+    res = await handler(req, info);
   } catch {
     return errorPage(500);
+  }
+  const body = req.body;
+  if (limits && body && !req.bodyUsed && !body.locked) {
+    await discard(body, limits);
+  }
+  return res;
+}
+
+/** Reads `body` to its end, or until it breaks one of `limits`. */
+async function discard(
+  body: ReadableStream<Uint8Array>,
+  limits: ForwardLimits,
+): Promise<void> {
+  const trip: Tripwire = {};
+  const reader = guardBody(body, {
+    maxBytes: limits.maxBody,
+    deadlineMs: limits.clientTimeout,
+  }, trip).getReader();
+  try {
+    while (!(await reader.read()).done);
+  } catch {
+    // over a limit, or the client went away: nothing more to wait for
+  } finally {
+    trip.dispose?.();
   }
 }
 
