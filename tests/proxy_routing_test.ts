@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   raw,
+  type RawResponse,
   spec,
   startBackend,
   startProxy,
@@ -61,7 +62,14 @@ Deno.test("proxy strips the path prefix when the router is told to", async () =>
   }
 });
 
-Deno.test("proxy adds X-Forwarded-* and keeps or makes X-Request-Id", async () => {
+/**
+ * Sends one request for a.test through a proxy to an echo upstream; the
+ * headers the upstream got and the answer.
+ */
+async function echoed(
+  opts: Parameters<typeof raw>[1],
+  more?: (port: number) => Promise<void>,
+): Promise<{ seen: Record<string, string>; res: RawResponse }> {
   const p = await startProxy();
   const echo = startBackend(
     "echo",
@@ -70,76 +78,56 @@ Deno.test("proxy adds X-Forwarded-* and keeps or makes X-Request-Id", async () =
   try {
     p.router.setService(spec("echo", ["http://a.test/"]));
     p.router.addUpstream("echo", { id: "e1", url: echo.url });
-    const r = await raw(p.port, {
-      host: "a.test",
-      headers: { "x-request-id": "abc-123", "x-forwarded-for": "10.9.9.9" },
-    });
-    const seen = JSON.parse(r.body);
-    assert.equal(seen["x-forwarded-for"], "10.9.9.9, 127.0.0.1");
-    assert.equal(seen["x-forwarded-proto"], "http");
-    assert.equal(seen["x-forwarded-host"], "a.test");
-    assert.equal(seen["x-request-id"], "abc-123");
-    assert.equal(r.headers.get("x-request-id"), "abc-123");
-    const fresh = await raw(p.port, { host: "a.test" });
-    assert.match(fresh.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+    const res = await raw(p.port, opts);
+    await more?.(p.port);
+    return { seen: JSON.parse(res.body), res };
   } finally {
     await p.stop();
     await echo.close();
   }
+}
+
+Deno.test("proxy adds X-Forwarded-* and keeps or makes X-Request-Id", async () => {
+  const { seen, res } = await echoed({
+    host: "a.test",
+    headers: { "x-request-id": "abc-123", "x-forwarded-for": "10.9.9.9" },
+  }, async (port) => {
+    const fresh = await raw(port, { host: "a.test" });
+    assert.match(fresh.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+  });
+  assert.equal(seen["x-forwarded-for"], "10.9.9.9, 127.0.0.1");
+  assert.equal(seen["x-forwarded-proto"], "http");
+  assert.equal(seen["x-forwarded-host"], "a.test");
+  assert.equal(seen["x-request-id"], "abc-123");
+  assert.equal(res.headers.get("x-request-id"), "abc-123");
 });
 
 Deno.test("proxy sets X-Real-IP and Forwarded itself and drops the client's X-Forwarded-Port/-Prefix", async () => {
-  const p = await startProxy();
-  const echo = startBackend(
-    "echo",
-    (req) => Response.json(Object.fromEntries(req.headers)),
-  );
-  try {
-    p.router.setService(spec("echo", ["http://a.test/"]));
-    p.router.addUpstream("echo", { id: "e1", url: echo.url });
-    const r = await raw(p.port, {
-      host: "a.test",
-      headers: {
-        "x-real-ip": "10.9.9.9",
-        "forwarded": "for=10.9.9.9;proto=https;host=bank.example",
-        "x-forwarded-port": "443",
-        "x-forwarded-prefix": "/admin",
-        "x-forwarded-proto": "https",
-      },
-    });
-    const seen = JSON.parse(r.body);
-    assert.equal(seen["x-real-ip"], "127.0.0.1");
-    assert.equal(seen["forwarded"], "for=127.0.0.1;host=a.test;proto=http");
-    assert.equal(seen["x-forwarded-proto"], "http");
-    assert.equal(seen["x-forwarded-port"], undefined);
-    assert.equal(seen["x-forwarded-prefix"], undefined);
-  } finally {
-    await p.stop();
-    await echo.close();
-  }
+  const { seen } = await echoed({
+    host: "a.test",
+    headers: {
+      "x-real-ip": "10.9.9.9",
+      "forwarded": "for=10.9.9.9;proto=https;host=bank.example",
+      "x-forwarded-port": "443",
+      "x-forwarded-prefix": "/admin",
+      "x-forwarded-proto": "https",
+    },
+  });
+  assert.equal(seen["x-real-ip"], "127.0.0.1");
+  assert.equal(seen["forwarded"], "for=127.0.0.1;host=a.test;proto=http");
+  assert.equal(seen["x-forwarded-proto"], "http");
+  assert.equal(seen["x-forwarded-port"], undefined);
+  assert.equal(seen["x-forwarded-prefix"], undefined);
 });
 
 Deno.test("an absolute-form request reaches the upstream with the authority it was routed by", async () => {
-  const p = await startProxy();
-  const echo = startBackend(
-    "echo",
-    (req) => Response.json(Object.fromEntries(req.headers)),
-  );
-  try {
-    p.router.setService(spec("echo", ["http://a.test/"]));
-    p.router.addUpstream("echo", { id: "e1", url: echo.url });
-    const r = await raw(p.port, {
-      host: "internal.example",
-      path: "http://a.test/x",
-    });
-    assert.equal(r.status, 200);
-    const seen = JSON.parse(r.body);
-    assert.equal(seen["host"], "a.test");
-    assert.equal(seen["x-forwarded-host"], "a.test");
-  } finally {
-    await p.stop();
-    await echo.close();
-  }
+  const { seen, res } = await echoed({
+    host: "internal.example",
+    path: "http://a.test/x",
+  });
+  assert.equal(res.status, 200);
+  assert.equal(seen["host"], "a.test");
+  assert.equal(seen["x-forwarded-host"], "a.test");
 });
 
 Deno.test("proxy redirects http to https for https URLs, keeps http URLs", async () => {

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  containerIp,
   createTestNetwork,
   docker,
   ensureBusyboxImage,
@@ -54,12 +55,7 @@ Deno.test("e2e: a chunked POST busybox httpd answers 501 and closes mid-body get
       "-h",
       "/www",
     ])).stdout.trim();
-    const ip = (await docker([
-      "inspect",
-      "-f",
-      `{{(index .NetworkSettings.Networks "${net.name}").IPAddress}}`,
-      id,
-    ])).stdout.trim();
+    const ip = await containerIp(id, net.name);
     const url = `http://${ip}:80`;
     let up = null;
     for (let i = 0; i < 200 && up?.body !== "ok"; i++) {
