@@ -1,10 +1,11 @@
 /**
  * @module
  * Forwarding one request to a service's replicas: pick, send with the
- * upstream timeout, retry idempotent requests on another replica after a
- * failure of the replica (ejecting it: no connection, or closed without an
- * answer to a whole request; never for what the request caused: a refused
- * or failed request body, a malformed answer), wait a bounded time when no
+ * upstream timeout, retry idempotent requests on another replica when they
+ * got no answer, eject a replica that cannot be reached (only that: what
+ * happens on a connection may be the request's doing, a refused body, an
+ * answer and close, a request that makes the app hang up, and a client must
+ * not be able to take a service down), wait a bounded time when no
  * replica is usable, and stream the response back while counting it in
  * flight so that a drain waits for it.
  */
@@ -159,12 +160,10 @@ export async function forwardToPool(
         t.release();
         if (trip.tripped) return errorPage(trip.tripped.status);
         if (ac.signal.aborted) return errorPage(504);
-        if (!replicaFailed(err)) {
-          return errorPage(clientFailed(err) ? 400 : 502);
-        }
-        pool.eject(t);
+        if (clientFailed(err)) return errorPage(400);
+        if (err instanceof ConnectError) pool.eject(t);
         tried.add(t);
-        if (retryable) continue;
+        if (retryable && unanswered(err)) continue;
         return errorPage(502);
       }
       timer.clear();
@@ -182,11 +181,11 @@ export async function forwardToPool(
 }
 
 /**
- * The replica failed (not this request): it could not be reached, or it
- * closed without answering a request it took whole. Anything else is no
- * reason to eject it: a client could otherwise take a service down.
+ * The request got no answer at all (no connection, or closed before one):
+ * an idempotent request may go to another replica. A malformed answer is
+ * not retried (it would be the same).
  */
-function replicaFailed(err: unknown): boolean {
+function unanswered(err: unknown): boolean {
   return err instanceof ConnectError ||
     (err instanceof UpstreamError && err.failure === "no_answer");
 }

@@ -17,7 +17,7 @@ export class ConnectError extends Error {
 /**
  * Why a request reached the upstream but got no answer:
  * - `no_answer`: the upstream closed or reset the connection before a whole
- *   head, having taken the whole request (the replica's failure);
+ *   head, having taken the whole request (another replica may answer);
  * - `stopped_reading`: it closed before taking the whole request body (it
  *   refused this request, e.g. a busybox httpd answering 501 and closing);
  * - `bad_answer`: its head or body framing is malformed (see _h1_conn.ts);
