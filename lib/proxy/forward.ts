@@ -44,8 +44,9 @@ export function h1Send(client: H1Client): UpstreamSend {
 /**
  * An UpstreamSend over fetch with a pooled client (Host is not passed).
  * fetch does not say whose fault a failure was: one with a request body
- * counts as the request's (`stopped_reading`), as the h1 client's would
- * when it cannot tell.
+ * counts as the request's (`stopped_reading`), one without as `no_answer`
+ * (retried elsewhere); none is a ConnectError, so with this client no
+ * replica is ejected passively (health checks still take one out).
  */
 export function fetchSend(client: Deno.HttpClient): UpstreamSend {
   return async (origin, r) => {
