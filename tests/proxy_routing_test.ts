@@ -228,7 +228,10 @@ Deno.test("admin /daemon/* over plain HTTP answers only loopback: GET is redirec
       peer("2001:db8::1"),
     );
     assert.equal(push.status, 403);
-    assert.match(await push.text(), /HTTPS only: use https:\/\/admin\.test/);
+    assert.match(
+      await push.text(),
+      /HTTPS only: use https:\/\/admin\.test:8443\/daemon\//,
+    );
     assert.equal(reached, 0, "the admin API was not reached over HTTP");
     for (const ip of ["127.0.0.1", "127.8.0.2", "::1", "::ffff:127.0.0.1"]) {
       const r = await handler(

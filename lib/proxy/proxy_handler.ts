@@ -143,11 +143,14 @@ export function createProxyHandler(
 
 /** A 308 to the same place over HTTPS. */
 function toHttps(host: string, httpsPort: number, target: string): Response {
-  const port = httpsPort === 443 ? "" : `:${httpsPort}`;
   return new Response(null, {
     status: 308,
-    headers: { location: `https://${host}${port}${target}` },
+    headers: { location: httpsUrl(host, httpsPort, target) },
   });
+}
+
+function httpsUrl(host: string, httpsPort: number, target: string): string {
+  return `https://${host}${httpsPort === 443 ? "" : `:${httpsPort}`}${target}`;
 }
 
 /**
@@ -166,7 +169,9 @@ function httpsOnly(
   }
   req.body?.cancel().catch(() => {});
   return new Response(
-    `the daemon API is served over HTTPS only: use https://${domain}/daemon/\n`,
+    `the daemon API is served over HTTPS only: use ${
+      httpsUrl(domain, httpsPort, "/daemon/")
+    }\n`,
     {
       status: 403,
       headers: {
