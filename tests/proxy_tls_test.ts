@@ -140,3 +140,30 @@ Deno.test("refused HTTP/2 POSTs with a body get their 403, not a stream reset (c
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("an HTTP/2 request (no Host header, only :authority) reaches the upstream with Host", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "proxy_tls_" });
+  const cert = await selfSigned(dir, "a.test");
+  const p = await startProxy({
+    certs: {
+      get: () => cert,
+      defaultCert: () => cert,
+      onChange: () => () => {},
+    },
+  });
+  const web = startBackend(
+    "web",
+    (req) => new Response(req.headers.get("host")),
+  );
+  try {
+    p.router.setService(spec("web", ["https://a.test/"]));
+    p.router.addUpstream("web", { id: "w", url: web.url });
+    const r = await curl("a.test", p.httpsPort!);
+    assert.ok(r.http2, "HTTP/2 negotiated by ALPN");
+    assert.equal(r.body, `a.test:${p.httpsPort}`);
+  } finally {
+    await p.stop();
+    await web.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
