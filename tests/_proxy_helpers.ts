@@ -143,6 +143,8 @@ export interface RawResponse {
   status: number;
   headers: Headers;
   body: string;
+  /** The answer as it came on the wire (framing included). */
+  wire: string;
 }
 
 /**
@@ -240,7 +242,12 @@ function parseResponse(text: string): RawResponse {
   }
   let body = text.slice(end + 4);
   if (headers.get("transfer-encoding") === "chunked") body = unchunk(body);
-  return { status: Number(statusLine!.split(" ")[1]), headers, body };
+  return {
+    status: Number(statusLine!.split(" ")[1]),
+    headers,
+    body,
+    wire: text,
+  };
 }
 
 function unchunk(text: string): string {
@@ -254,4 +261,71 @@ function unchunk(text: string): string {
     out += rest.slice(nl + 2, nl + 2 + size);
     rest = rest.slice(nl + 2 + size + 2);
   }
+}
+
+/** A hand-written upstream on 127.0.0.1:0 (framing the Response API forbids). */
+export interface RawUpstream {
+  url: string;
+  /** Connections accepted, and of those closed by the proxy. */
+  accepted: number;
+  closed: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an upstream that reads each request head and calls `answer` with
+ * it; the connection stays open until the proxy closes it (counted in
+ * `closed`), so a connection put back in the pool is seen as not closed.
+ * `answer` may read on (a body) or close the connection itself.
+ */
+export function startRawUpstream(
+  answer: (head: string, conn: Deno.Conn) => Promise<void>,
+): RawUpstream {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const u: RawUpstream = {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    accepted: 0,
+    closed: 0,
+    async close() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await serving;
+    },
+  };
+  const serve = async (conn: Deno.Conn) => {
+    const buf = new Uint8Array(64 * 1024);
+    let text = "";
+    try {
+      for (;;) {
+        const end = text.indexOf("\r\n\r\n");
+        if (end >= 0) {
+          await answer(text.slice(0, end), conn);
+          text = text.slice(end + 4);
+          continue;
+        }
+        const n = await conn.read(buf);
+        if (n === null) break;
+        text += new TextDecoder().decode(buf.subarray(0, n));
+      }
+    } catch { /* reset, or closed by answer() or close() */ }
+    u.closed++;
+    conns.delete(conn);
+  };
+  const serving = (async () => {
+    const running: Promise<void>[] = [];
+    try {
+      for await (const conn of listener) {
+        u.accepted++;
+        conns.add(conn);
+        running.push(serve(conn));
+      }
+    } catch { /* listener closed */ }
+    await Promise.all(running);
+  })();
+  return u;
 }

@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { raw, spec, startBackend, startProxy } from "./_proxy_helpers.ts";
+import {
+  raw,
+  type RawResponse,
+  spec,
+  startBackend,
+  startProxy,
+  testConfig,
+} from "./_proxy_helpers.ts";
+import { Router } from "../lib/proxy/router.ts";
+import { createProxyHandler } from "../lib/proxy/proxy_handler.ts";
 
 Deno.test("proxy routes by host and longest prefix, 404 for unknown hosts", async () => {
   const p = await startProxy();
@@ -53,7 +62,14 @@ Deno.test("proxy strips the path prefix when the router is told to", async () =>
   }
 });
 
-Deno.test("proxy adds X-Forwarded-* and keeps or makes X-Request-Id", async () => {
+/**
+ * Sends one request for a.test through a proxy to an echo upstream; the
+ * headers the upstream got and the answer.
+ */
+async function echoed(
+  opts: Parameters<typeof raw>[1],
+  more?: (port: number) => Promise<void>,
+): Promise<{ seen: Record<string, string>; res: RawResponse }> {
   const p = await startProxy();
   const echo = startBackend(
     "echo",
@@ -62,22 +78,56 @@ Deno.test("proxy adds X-Forwarded-* and keeps or makes X-Request-Id", async () =
   try {
     p.router.setService(spec("echo", ["http://a.test/"]));
     p.router.addUpstream("echo", { id: "e1", url: echo.url });
-    const r = await raw(p.port, {
-      host: "a.test",
-      headers: { "x-request-id": "abc-123", "x-forwarded-for": "10.9.9.9" },
-    });
-    const seen = JSON.parse(r.body);
-    assert.equal(seen["x-forwarded-for"], "10.9.9.9, 127.0.0.1");
-    assert.equal(seen["x-forwarded-proto"], "http");
-    assert.equal(seen["x-forwarded-host"], "a.test");
-    assert.equal(seen["x-request-id"], "abc-123");
-    assert.equal(r.headers.get("x-request-id"), "abc-123");
-    const fresh = await raw(p.port, { host: "a.test" });
-    assert.match(fresh.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+    const res = await raw(p.port, opts);
+    await more?.(p.port);
+    return { seen: JSON.parse(res.body), res };
   } finally {
     await p.stop();
     await echo.close();
   }
+}
+
+Deno.test("proxy adds X-Forwarded-* and keeps or makes X-Request-Id", async () => {
+  const { seen, res } = await echoed({
+    host: "a.test",
+    headers: { "x-request-id": "abc-123", "x-forwarded-for": "10.9.9.9" },
+  }, async (port) => {
+    const fresh = await raw(port, { host: "a.test" });
+    assert.match(fresh.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+  });
+  assert.equal(seen["x-forwarded-for"], "10.9.9.9, 127.0.0.1");
+  assert.equal(seen["x-forwarded-proto"], "http");
+  assert.equal(seen["x-forwarded-host"], "a.test");
+  assert.equal(seen["x-request-id"], "abc-123");
+  assert.equal(res.headers.get("x-request-id"), "abc-123");
+});
+
+Deno.test("proxy sets X-Real-IP and Forwarded itself and drops the client's X-Forwarded-Port/-Prefix", async () => {
+  const { seen } = await echoed({
+    host: "a.test",
+    headers: {
+      "x-real-ip": "10.9.9.9",
+      "forwarded": "for=10.9.9.9;proto=https;host=bank.example",
+      "x-forwarded-port": "443",
+      "x-forwarded-prefix": "/admin",
+      "x-forwarded-proto": "https",
+    },
+  });
+  assert.equal(seen["x-real-ip"], "127.0.0.1");
+  assert.equal(seen["forwarded"], "for=127.0.0.1;host=a.test;proto=http");
+  assert.equal(seen["x-forwarded-proto"], "http");
+  assert.equal(seen["x-forwarded-port"], undefined);
+  assert.equal(seen["x-forwarded-prefix"], undefined);
+});
+
+Deno.test("an absolute-form request reaches the upstream with the authority it was routed by", async () => {
+  const { seen, res } = await echoed({
+    host: "internal.example",
+    path: "http://a.test/x",
+  });
+  assert.equal(res.status, 200);
+  assert.equal(seen["host"], "a.test");
+  assert.equal(seen["x-forwarded-host"], "a.test");
 });
 
 Deno.test("proxy redirects http to https for https URLs, keeps http URLs", async () => {
@@ -140,6 +190,63 @@ Deno.test("admin domain /daemon/* goes to the admin handler, the rest to routes"
   } finally {
     await p.stop();
     await web.close();
+  }
+});
+
+Deno.test("admin /daemon/* over plain HTTP answers only loopback: GET is redirected to HTTPS, POST is 403", async () => {
+  const router = new Router();
+  let reached = 0;
+  router.setAdminHandler(() => {
+    reached++;
+    return Promise.resolve(new Response("admin"));
+  });
+  const config = testConfig();
+  const handler = createProxyHandler(router, {
+    ...config.proxy,
+    domain: "admin.test",
+    httpsPort: 8443,
+  }, () => Promise.reject(new Error("no upstream in this test")));
+  const peer = (hostname: string, scheme: "http" | "https" = "http") => ({
+    remoteAddr: { transport: "tcp" as const, hostname, port: 40000 },
+    scheme,
+  });
+  try {
+    const get = await handler(
+      new Request("http://admin.test/daemon/time?x=1"),
+      peer("203.0.113.7"),
+    );
+    assert.equal(get.status, 308);
+    assert.equal(
+      get.headers.get("location"),
+      "https://admin.test:8443/daemon/time?x=1",
+    );
+    const push = await handler(
+      new Request("http://admin.test/daemon/push?id=x", {
+        method: "POST",
+        body: "zip",
+      }),
+      peer("2001:db8::1"),
+    );
+    assert.equal(push.status, 403);
+    assert.match(
+      await push.text(),
+      /HTTPS only: use https:\/\/admin\.test:8443\/daemon\//,
+    );
+    assert.equal(reached, 0, "the admin API was not reached over HTTP");
+    for (const ip of ["127.0.0.1", "127.8.0.2", "::1", "::ffff:127.0.0.1"]) {
+      const r = await handler(
+        new Request("http://admin.test/daemon/time"),
+        peer(ip),
+      );
+      assert.equal(await r.text(), "admin", ip);
+    }
+    const tls = await handler(
+      new Request("https://admin.test/daemon/time"),
+      peer("203.0.113.7", "https"),
+    );
+    assert.equal(await tls.text(), "admin");
+  } finally {
+    router.stop();
   }
 });
 

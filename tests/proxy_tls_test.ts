@@ -93,3 +93,77 @@ Deno.test("HTTPS picks the certificate by SNI, speaks HTTP/2, adds HSTS, picks u
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("refused HTTP/2 POSTs with a body get their 403, not a stream reset (curl --http2)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "proxy_tls_" });
+  const cert = await selfSigned(dir, "admin.test");
+  const p = await startProxy({
+    certs: {
+      get: () => cert,
+      defaultCert: () => cert,
+      onChange: () => () => {},
+    },
+    proxy: { maxBody: 4 << 20 },
+  });
+  // a refusal before the upload is read, as the push route's bad token
+  p.router.setAdminHandler(() =>
+    Promise.resolve(new Response("Access denied: bad token\n", { status: 403 }))
+  );
+  try {
+    await Deno.writeFile(`${dir}/body`, new Uint8Array(1_000_000));
+    const port = p.httpsPort!;
+    const failed: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const out = await new Deno.Command("curl", {
+        args: [
+          "-sk",
+          "--http2",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{http_version} %{http_code}",
+          "--max-time",
+          "10",
+          "--resolve",
+          `admin.test:${port}:127.0.0.1`,
+          "--data-binary",
+          `@${dir}/body`,
+          `https://admin.test:${port}/daemon/push?id=x`,
+        ],
+      }).output();
+      const got = `${out.code} ${new TextDecoder().decode(out.stdout)}`;
+      if (got !== "0 2 403") failed.push(got);
+    }
+    assert.deepEqual(failed, [], `${failed.length} of 20 refusals broke`);
+  } finally {
+    await p.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an HTTP/2 request (no Host header, only :authority) reaches the upstream with Host", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "proxy_tls_" });
+  const cert = await selfSigned(dir, "a.test");
+  const p = await startProxy({
+    certs: {
+      get: () => cert,
+      defaultCert: () => cert,
+      onChange: () => () => {},
+    },
+  });
+  const web = startBackend(
+    "web",
+    (req) => new Response(req.headers.get("host")),
+  );
+  try {
+    p.router.setService(spec("web", ["https://a.test/"]));
+    p.router.addUpstream("web", { id: "w", url: web.url });
+    const r = await curl("a.test", p.httpsPort!);
+    assert.ok(r.http2, "HTTP/2 negotiated by ALPN");
+    assert.equal(r.body, `a.test:${p.httpsPort}`);
+  } finally {
+    await p.stop();
+    await web.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

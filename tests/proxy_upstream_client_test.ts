@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { raw, spec, startBackend, startProxy } from "./_proxy_helpers.ts";
+import {
+  raw,
+  spec,
+  startBackend,
+  startProxy,
+  startRawUpstream,
+} from "./_proxy_helpers.ts";
+import { until } from "./isolates_helpers.ts";
 
 for (const client of ["h1", "fetch"] as const) {
   Deno.test(`${client} client: large, chunked and empty bodies stream back intact`, async () => {
@@ -168,5 +175,74 @@ Deno.test("an upstream head the Response API refuses (a bad header name) gets 50
       } catch { /* closed */ }
     }
     await serving.catch(() => {});
+  }
+});
+
+Deno.test("an upstream that answers and closes while a chunked body is still sent: its answer is passed on, the replica kept", async () => {
+  const p = await startProxy({
+    upstreamClient: "h1",
+    proxy: { maxBody: 8 << 20 },
+  });
+  // busybox httpd's way with a POST it does not take: answer, close unread
+  const up = startRawUpstream(async (_head, conn) => {
+    await conn.write(new TextEncoder().encode(
+      "HTTP/1.1 501 Not Implemented\r\nContent-Length: 4\r\n" +
+        "Connection: close\r\n\r\nnope",
+    ));
+    conn.close();
+  });
+  try {
+    p.router.setService(spec("b", ["http://app.test/"]));
+    p.router.addUpstream("b", { id: "b", url: up.url });
+    const chunk = "z".repeat(30 * 1024);
+    const body = Array.from(
+      { length: 30 },
+      () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`,
+    );
+    for (let i = 0; i < 3; i++) {
+      const r = await raw(p.port, {
+        host: "app.test",
+        method: "POST",
+        path: "/cgi",
+        headers: { "transfer-encoding": "chunked" },
+        body: [...body, "0\r\n\r\n"],
+      });
+      assert.equal(r.status, 501, `POST ${i}`);
+      assert.equal(r.body, "nope");
+      assert.equal(p.router.pool("b")!.usable().length, 1, "not ejected");
+      const get = await raw(p.port, { host: "app.test" });
+      assert.equal(get.status, 501, `the GET after POST ${i} reached it`);
+    }
+  } finally {
+    await p.stop();
+    await up.close();
+  }
+});
+
+Deno.test("a client that goes away mid-body does not eject the replica", async () => {
+  const p = await startProxy({ upstreamClient: "h1" });
+  const up = startRawUpstream(async (_head, conn) => {
+    // read the body until the proxy gives up on it, then answer nothing
+    const buf = new Uint8Array(16384);
+    while ((await conn.read(buf).catch(() => null)) !== null);
+    conn.close();
+  });
+  try {
+    p.router.setService(spec("b", ["http://app.test/"]));
+    p.router.addUpstream("b", { id: "b", url: up.url });
+    for (let i = 0; i < 3; i++) {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port: p.port });
+      await c.write(new TextEncoder().encode(
+        "POST / HTTP/1.1\r\nhost: app.test\r\ntransfer-encoding: chunked\r\n" +
+          "\r\n5\r\nhello\r\n",
+      ));
+      assert.ok(await until(() => up.accepted === i + 1), "it reached it");
+      c.close();
+      assert.ok(await until(() => up.closed === i + 1), "upstream let go");
+    }
+    assert.equal(p.router.pool("b")!.usable().length, 1, "not ejected");
+  } finally {
+    await p.stop();
+    await up.close();
   }
 });

@@ -9,7 +9,7 @@
  * small answer already in the read buffer is handed over as bytes (no JS
  * stream on either side of the daemon).
  */
-import { ConnectError, H1Client } from "../proxy/h1_client.ts";
+import { ConnectError, H1Client, UpstreamError } from "../proxy/h1_client.ts";
 import { passOn } from "../proxy/forward.ts";
 import {
   readHead,
@@ -39,9 +39,9 @@ export interface ClientInfo {
 }
 
 /**
- * The headers an isolate gets: the client's, minus hop-by-hop ones, plus
- * X-Forwarded-For/-Proto/-Host and X-Request-Id, as a container gets them
- * (lib/proxy/headers.ts). The isolate's `info.remoteAddr` is the last
+ * The headers an isolate gets, as a container gets them
+ * (`upstreamHeaders()` in lib/proxy/headers.ts): the client's, minus
+ * hop-by-hop and proxy-claimed ones, with Host the routed authority. The isolate's `info.remoteAddr` is the last
  * X-Forwarded-For entry, which only the daemon writes.
  */
 export function isolateHeaders(
@@ -50,21 +50,26 @@ export function isolateHeaders(
 ): [string, string][] {
   const url = req.url;
   const head = client.head ?? readHead(req, "");
-  let host = head.pairs.find((h) => h[0] === "host")?.[1];
-  const sent = host !== undefined;
-  if (host === undefined) {
-    const start = url.indexOf("//") + 2;
-    const end = url.indexOf("/", start);
-    host = url.slice(start, end < 0 ? url.length : end);
-  }
-  const out = upstreamHeaders(head, {
+  // the authority the request was routed by (the Host header's, or the
+  // target's in absolute form)
+  const start = url.indexOf("//") + 2;
+  const end = url.indexOf("/", start);
+  return upstreamHeaders(head, {
     clientIp: client.clientIp,
     scheme: url.startsWith("https:") ? "https" : "http",
-    host,
+    host: url.slice(start, end < 0 ? url.length : end),
     requestId: client.requestId ?? requestIdOf(req),
   });
-  if (!sent) out.push(["host", host]);
-  return out;
+}
+
+/** The 502 for an answer that is malformed or that Response refuses. */
+function cannotPassOn(): IsolateAnswer {
+  return {
+    res: new Response("the function's answer cannot be passed on\n", {
+      status: 502,
+    }),
+    complete: true,
+  };
 }
 
 /**
@@ -131,16 +136,13 @@ export class UnixHttpClient {
       // A whole body gets its length (and the reply its Date) from the
       // daemon's own server: each header appended costs about 3 us.
       const out = passOn(res, res.body, bytes ? SET_BY_SERVER : undefined);
-      if (!out) {
-        return {
-          res: new Response("the function's answer cannot be passed on\n", {
-            status: 502,
-          }),
-          complete: true,
-        };
-      }
+      if (!out) return cannotPassOn();
       return { res: out, complete: bytes || res.body === null };
     } catch (err) {
+      // a malformed head (its connection closed already)
+      if (err instanceof UpstreamError && err.failure === "bad_answer") {
+        return cannotPassOn();
+      }
       if (err instanceof ConnectError) {
         throw new NotSentError(`cannot connect to ${this.path}`, {
           cause: err.cause,

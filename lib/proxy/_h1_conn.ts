@@ -2,8 +2,21 @@
  * @module
  * The connection side of `h1_client.ts`: a TCP or Unix connection with a
  * read buffer, response head parsing and body framing (length, chunked,
- * close).
+ * close). Framing is strict where a lenient reading could disagree with the
+ * upstream about where the answer ends (Content-Length digits only and one
+ * value, Transfer-Encoding only "chunked" and never with a Content-Length,
+ * header names tokens, strict chunk sizes): such an answer is a
+ * `FramingError`, and its connection is not reused. Lines may end in a bare
+ * LF, as nginx accepts (a CGI printing its head with `echo`).
  */
+
+/** An upstream's answer is not well-formed HTTP/1.1; `message` says how. */
+export class FramingError extends Error {
+  override name = "FramingError";
+}
+
+/** The longest response head or chunk/trailer line read (bytes). */
+const MAX_HEAD = 64 * 1024;
 
 /** A parsed response head. */
 export interface Parsed {
@@ -76,15 +89,18 @@ export class Conn {
       const text = latin1(
         this.#buf,
         this.#start,
-        Math.min(this.#end, this.#start + 64 * 1024),
+        Math.min(this.#end, this.#start + MAX_HEAD),
       );
-      const at = text.indexOf("\r\n\r\n");
-      if (at >= 0) {
-        this.#start += at + 4;
+      // the head ends at the first empty line, CRLF or bare LF
+      const crlf = text.indexOf("\n\r\n");
+      const lf = (crlf >= 0 ? text.slice(0, crlf + 1) : text).indexOf("\n\n");
+      if (lf >= 0 || crlf >= 0) {
+        const at = lf >= 0 ? lf : crlf;
+        this.#start += at + (lf >= 0 ? 2 : 3);
         return parseHead(text.slice(0, at));
       }
-      if (this.#end - this.#start > 64 * 1024) {
-        throw new Error("upstream response head too large");
+      if (this.#end - this.#start > MAX_HEAD) {
+        throw new FramingError("upstream response head too large");
       }
       if (!(await this.#fill())) {
         throw new Error("upstream closed the connection");
@@ -122,11 +138,14 @@ export class Conn {
     };
     const line = async (): Promise<string> => {
       for (;;) {
-        const at = indexOf(this.#buf, [13, 10], this.#start, this.#end);
+        const at = this.#buf.subarray(0, this.#end).indexOf(10, this.#start);
         if (at >= 0) {
           const s = latin1(this.#buf, this.#start, at);
-          this.#start = at + 2;
-          return s;
+          this.#start = at + 1;
+          return s.endsWith("\r") ? s.slice(0, -1) : s;
+        }
+        if (this.#end - this.#start > MAX_HEAD) {
+          throw new FramingError("upstream chunk line too long");
         }
         if (!(await this.#fill())) throw new Error("upstream closed mid-body");
       }
@@ -136,8 +155,7 @@ export class Conn {
         try {
           if (res.chunked) {
             if (chunkLeft === 0) {
-              const size = parseInt((await line()).split(";")[0]!, 16);
-              if (!(size >= 0)) throw new Error("bad chunk size from upstream");
+              const size = chunkSize(await line());
               if (size === 0) {
                 while ((await line()) !== "");
                 finish(true);
@@ -148,7 +166,9 @@ export class Conn {
             const part = await take(chunkLeft);
             if (!part) throw new Error("upstream closed mid-body");
             chunkLeft -= part.byteLength;
-            if (chunkLeft === 0) await line();
+            if (chunkLeft === 0 && (await line()) !== "") {
+              throw new FramingError("upstream chunk not followed by CRLF");
+            }
             return c.enqueue(part);
           }
           if (left === 0) {
@@ -179,35 +199,72 @@ export class Conn {
   }
 }
 
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: |$)/;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const LENGTH = /^\d{1,15}$/;
+const CHUNK_SIZE = /^[0-9a-fA-F]{1,12}$/;
+
+/** Parses a response head (lines end in CRLF or LF, the last one cut). */
 function parseHead(text: string): Parsed {
-  const lines = text.split("\r\n");
-  const status = Number(lines[0]!.slice(9, 12));
-  if (!lines[0]!.startsWith("HTTP/1.") || !(status >= 100)) {
-    throw new Error("malformed upstream status line");
+  const lines = text.split("\n");
+  const statusLine = noCr(lines[0]!);
+  const m = STATUS_LINE.exec(statusLine);
+  if (!m) {
+    throw new FramingError(
+      `malformed upstream status line ${
+        JSON.stringify(statusLine.slice(0, 40))
+      }`,
+    );
   }
+  const status = Number(m[2]);
   const headers: [string, string][] = [];
   let length: number | undefined;
-  let chunked = false;
-  let close = lines[0]!.startsWith("HTTP/1.0");
+  let te: string | undefined;
+  let close = m[1] === "0";
   for (let i = 1; i < lines.length; i++) {
-    const l = lines[i]!;
+    const l = noCr(lines[i]!);
     const colon = l.indexOf(":");
-    if (colon <= 0) continue;
-    const name = l.slice(0, colon).trim().toLowerCase();
+    const name = l.slice(0, colon < 0 ? 0 : colon);
+    // no colon, a folded line (leading blank), a space before the colon
+    if (!TOKEN.test(name)) {
+      throw new FramingError(
+        `malformed upstream header line ${JSON.stringify(l.slice(0, 40))}`,
+      );
+    }
+    const key = name.toLowerCase();
     const value = l.slice(colon + 1).trim();
-    if (name === "content-length") length = Number(value);
-    else if (name === "transfer-encoding") {
-      chunked = value.toLowerCase().includes("chunked");
+    if (key === "content-length") {
+      length = contentLength(value, length);
       continue;
-    } else if (name === "connection") {
+    }
+    if (key === "transfer-encoding") {
+      te = te === undefined ? value : `${te}, ${value}`;
+      continue;
+    }
+    if (key === "connection") {
       const v = value.toLowerCase();
       if (v.includes("close")) close = true;
       if (v.includes("keep-alive")) close = false;
     }
-    headers.push([name, value]);
+    headers.push([key, value]);
   }
-  if (chunked) length = undefined;
-  if (length === undefined && !chunked) close = true;
+  let chunked = false;
+  if (te !== undefined) {
+    // as nginx: any other coding, or a length beside it, is an error
+    if (te.toLowerCase() !== "chunked") {
+      throw new FramingError(
+        `upstream Transfer-Encoding ${JSON.stringify(te)} is not "chunked"`,
+      );
+    }
+    if (length !== undefined) {
+      throw new FramingError(
+        "upstream sent both Content-Length and Transfer-Encoding",
+      );
+    }
+    chunked = true;
+  }
+  if (length !== undefined) headers.push(["content-length", String(length)]);
+  else if (!chunked) close = true;
   return {
     status,
     headers,
@@ -217,28 +274,44 @@ function parseHead(text: string): Parsed {
   };
 }
 
-function indexOf(
-  buf: Uint8Array,
-  pat: number[],
-  from: number,
-  to: number,
-): number {
-  const first = pat[0]!;
-  for (
-    let i = buf.indexOf(first, from);
-    i >= 0 && i + pat.length <= to;
-    i = buf.indexOf(first, i + 1)
-  ) {
-    let ok = true;
-    for (let j = 1; j < pat.length; j++) {
-      if (buf[i + j] !== pat[j]) {
-        ok = false;
-        break;
-      }
+/**
+ * The length a Content-Length value gives: digits only; repeated values
+ * (`5, 5` or a second header) must agree with each other and with `prior`.
+ */
+function contentLength(value: string, prior: number | undefined): number {
+  let length = prior;
+  for (const part of value.split(",")) {
+    const v = part.trim();
+    if (!LENGTH.test(v)) {
+      throw new FramingError(
+        `upstream Content-Length ${JSON.stringify(value)} is not a length`,
+      );
     }
-    if (ok) return i;
+    const n = Number(v);
+    if (length !== undefined && n !== length) {
+      throw new FramingError(
+        `upstream sent two Content-Lengths: ${length} and ${n}`,
+      );
+    }
+    length = n;
   }
-  return -1;
+  return length!;
+}
+
+/** A chunk-size line's size (extensions after `;` ignored). */
+function chunkSize(line: string): number {
+  const semi = line.indexOf(";");
+  const hex = (semi < 0 ? line : line.slice(0, semi)).replace(/[ \t]+$/, "");
+  if (!CHUNK_SIZE.test(hex)) {
+    throw new FramingError(
+      `malformed upstream chunk size ${JSON.stringify(line.slice(0, 40))}`,
+    );
+  }
+  return parseInt(hex, 16);
+}
+
+function noCr(line: string): string {
+  return line.endsWith("\r") ? line.slice(0, -1) : line;
 }
 
 function latin1(buf: Uint8Array, from: number, to: number): string {

@@ -1,8 +1,11 @@
 /**
  * @module
  * Forwarding one request to a service's replicas: pick, send with the
- * upstream timeout, retry idempotent requests on another replica after a
- * connection error (ejecting the failed one), wait a bounded time when no
+ * upstream timeout, retry idempotent requests on another replica when they
+ * got no answer, eject a replica that cannot be reached (only that: what
+ * happens on a connection may be the request's doing, a refused body, an
+ * answer and close, a request that makes the app hang up, and a client must
+ * not be able to take a service down), wait a bounded time when no
  * replica is usable, and stream the response back while counting it in
  * flight so that a drain waits for it.
  */
@@ -15,7 +18,13 @@ import {
 } from "./headers.ts";
 import { guardBody, type Tripwire } from "./limits.ts";
 import type { Target, UpstreamPool } from "./upstream_pool.ts";
-import type { H1Client, H1Request, H1Response } from "./h1_client.ts";
+import {
+  ConnectError,
+  type H1Client,
+  type H1Request,
+  type H1Response,
+  UpstreamError,
+} from "./h1_client.ts";
 import { Deadlines } from "../deadlines.ts";
 
 /**
@@ -32,17 +41,32 @@ export function h1Send(client: H1Client): UpstreamSend {
   return (origin, r) => client.request(origin, r);
 }
 
-/** An UpstreamSend over fetch with a pooled client (Host is not passed). */
+/**
+ * An UpstreamSend over fetch with a pooled client (Host is not passed).
+ * fetch does not say whose fault a failure was: one with a request body
+ * counts as the request's (`stopped_reading`), one without as `no_answer`
+ * (retried elsewhere); none is a ConnectError, so with this client no
+ * replica is ejected passively (health checks still take one out).
+ */
 export function fetchSend(client: Deno.HttpClient): UpstreamSend {
   return async (origin, r) => {
-    const res = await fetch(origin + r.path, {
-      method: r.method,
-      headers: [...r.headers],
-      body: r.body,
-      redirect: "manual",
-      client,
-      ...(r.signal ? { signal: r.signal } : {}),
-    });
+    let res: Response;
+    try {
+      res = await fetch(origin + r.path, {
+        method: r.method,
+        headers: [...r.headers],
+        body: r.body,
+        redirect: "manual",
+        client,
+        ...(r.signal ? { signal: r.signal } : {}),
+      });
+    } catch (err) {
+      throw new UpstreamError(
+        r.body ? "stopped_reading" : "no_answer",
+        `fetch from ${origin} failed`,
+        { cause: err },
+      );
+    }
     const length = res.headers.get("content-length");
     return {
       status: res.status,
@@ -132,14 +156,15 @@ export async function forwardToPool(
           ...(contentLength !== undefined ? { contentLength } : {}),
           signal: ac.signal,
         });
-      } catch {
+      } catch (err) {
         timer.clear();
         t.release();
         if (trip.tripped) return errorPage(trip.tripped.status);
         if (ac.signal.aborted) return errorPage(504);
-        pool.eject(t);
+        if (clientFailed(err)) return errorPage(400);
+        if (err instanceof ConnectError) pool.eject(t);
         tried.add(t);
-        if (retryable) continue;
+        if (retryable && unanswered(err)) continue;
         return errorPage(502);
       }
       timer.clear();
@@ -154,6 +179,21 @@ export async function forwardToPool(
   } finally {
     trip.dispose?.();
   }
+}
+
+/**
+ * The request got no answer at all (no connection, or closed before one):
+ * an idempotent request may go to another replica. A malformed answer is
+ * not retried (it would be the same).
+ */
+function unanswered(err: unknown): boolean {
+  return err instanceof ConnectError ||
+    (err instanceof UpstreamError && err.failure === "no_answer");
+}
+
+/** The client's request body failed (it went away mid-body). */
+function clientFailed(err: unknown): boolean {
+  return err instanceof UpstreamError && err.failure === "request_body";
 }
 
 /**

@@ -7,11 +7,38 @@
  * already in the read buffer is handed over without a JS stream.
  */
 
-import { Conn, type Parsed } from "./_h1_conn.ts";
+import { Conn, FramingError, type Parsed } from "./_h1_conn.ts";
 
 /** The upstream could not be reached (safe to retry elsewhere). */
 export class ConnectError extends Error {
   override name = "ConnectError";
+}
+
+/**
+ * Why a request reached the upstream but got no answer:
+ * - `no_answer`: the upstream closed or reset the connection before a whole
+ *   head, having taken the whole request (another replica may answer);
+ * - `stopped_reading`: it closed before taking the whole request body (it
+ *   refused this request, e.g. a busybox httpd answering 501 and closing);
+ * - `bad_answer`: its head or body framing is malformed (see _h1_conn.ts);
+ * - `request_body`: the client's request body failed (client gone, a limit).
+ */
+export type UpstreamFailure =
+  | "no_answer"
+  | "stopped_reading"
+  | "bad_answer"
+  | "request_body";
+
+/** An exchange failed after connecting; `failure` says whose fault. */
+export class UpstreamError extends Error {
+  override name = "UpstreamError";
+  constructor(
+    readonly failure: UpstreamFailure,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
 /** One request for `H1Client.request()`. */
@@ -165,15 +192,23 @@ export class H1Client {
       try {
         await conn.write(headBytes);
       } catch (err) {
-        throw reused ? new StaleError(err) : err;
+        const e = new UpstreamError("no_answer", "cannot send the request", {
+          cause: err,
+        });
+        throw reused ? new StaleError(e) : e;
       }
       // the body streams while the answer is awaited: an upstream may answer
-      // early (413, 401) without reading it; such a connection is not reused
+      // early (413, 401, 501) and close without reading it; its answer is
+      // still read and passed on, and such a connection is not reused
       let sent = r.body === null;
+      let bodyFailed: UpstreamError | undefined;
       if (r.body) {
         sendBody(conn, r.body, chunked).then(
           () => sent = true,
-          () => conn.close(),
+          (err: UpstreamError) => {
+            bodyFailed = err;
+            if (err.failure === "request_body") conn.close();
+          },
         );
       }
       let res: Parsed;
@@ -184,8 +219,9 @@ export class H1Client {
           res = await conn.readHead();
         }
       } catch (err) {
-        if (reused && !gotBytes && !conn.gotAny) throw new StaleError(err);
-        throw err;
+        const e = headFailure(err, bodyFailed, sent);
+        if (reused && !gotBytes && !conn.gotAny) throw new StaleError(e);
+        throw e;
       }
       // the signal still ends the exchange while the body streams
       return this.#respond(origin, conn, r, res, () => sent, onAbort);
@@ -231,27 +267,78 @@ export class H1Client {
 }
 
 class StaleError extends Error {
-  constructor(readonly inner: unknown) {
+  constructor(readonly inner: UpstreamError) {
     super("stale keep-alive connection");
   }
+}
+
+/** Why reading the answer's head failed, as an UpstreamError. */
+function headFailure(
+  err: unknown,
+  bodyFailed: UpstreamError | undefined,
+  sent: boolean,
+): UpstreamError {
+  if (err instanceof FramingError) {
+    return new UpstreamError("bad_answer", err.message, { cause: err });
+  }
+  if (bodyFailed) return bodyFailed;
+  // closed before the whole request was taken: it refused this request,
+  // whether or not our write noticed yet
+  return sent
+    ? new UpstreamError("no_answer", "upstream closed without answering", {
+      cause: err,
+    })
+    : new UpstreamError(
+      "stopped_reading",
+      "upstream closed while the request body was sent",
+      { cause: err },
+    );
 }
 
 function unwrap(err: unknown): unknown {
   return err instanceof StaleError ? err.inner : err;
 }
 
+/**
+ * Streams `body` to `conn`; rejects with an UpstreamError that tells a
+ * failed read of the client's body (`request_body`) from a failed write to
+ * the upstream (`stopped_reading`; the body is cancelled then).
+ */
 async function sendBody(
   conn: Conn,
   body: ReadableStream<Uint8Array>,
   chunked: boolean,
 ): Promise<void> {
-  for await (const chunk of body) {
+  const reader = body.getReader();
+  const write = async (bytes: Uint8Array) => {
+    try {
+      await conn.write(bytes);
+    } catch (err) {
+      reader.cancel(err).catch(() => {});
+      throw new UpstreamError(
+        "stopped_reading",
+        "upstream stopped reading the request body",
+        { cause: err },
+      );
+    }
+  };
+  for (;;) {
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (err) {
+      throw new UpstreamError("request_body", "the request body failed", {
+        cause: err,
+      });
+    }
+    if (next.done) break;
+    const chunk = next.value;
     if (chunk.byteLength === 0) continue;
     if (chunked) {
-      await conn.write(enc.encode(`${chunk.byteLength.toString(16)}\r\n`));
-      await conn.write(chunk);
-      await conn.write(enc.encode("\r\n"));
-    } else await conn.write(chunk);
+      await write(enc.encode(`${chunk.byteLength.toString(16)}\r\n`));
+      await write(chunk);
+      await write(enc.encode("\r\n"));
+    } else await write(chunk);
   }
-  if (chunked) await conn.write(enc.encode("0\r\n\r\n"));
+  if (chunked) await write(enc.encode("0\r\n\r\n"));
 }

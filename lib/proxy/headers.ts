@@ -1,7 +1,7 @@
 /**
  * @module
- * Header rules of the proxy: hop-by-hop headers dropped both ways,
- * X-Forwarded-* and X-Request-Id added, the request head measured for the
+ * Header rules of the proxy: hop-by-hop headers dropped both ways, Host,
+ * X-Forwarded-*, X-Real-IP, Forwarded and X-Request-Id set, the request head measured for the
  * 431 limit.
  */
 
@@ -44,7 +44,10 @@ export function appendEndToEnd(
 export interface ClientSide {
   clientIp: string;
   scheme: "http" | "https";
-  /** Host header as the client sent it (port included). */
+  /**
+   * The authority the request was routed by (port included): the Host
+   * header, or the request target's in absolute form (RFC 9112 3.2.2).
+   */
   host: string;
   requestId: string;
 }
@@ -67,16 +70,27 @@ export function readHead(req: Request, pathAndQuery: string): RequestHead {
   return { pairs, size };
 }
 
-const HOP = new Set([...HOP_BY_HOP, "x-forwarded-proto", "x-forwarded-host"]);
+/**
+ * Dropped from the client's request besides hop-by-hop ones: what the proxy
+ * sets itself (Host is the authority it routed) and what only a proxy may
+ * claim (X-Real-IP, Forwarded and every X-Forwarded-* but -For, which gets
+ * the client's address appended).
+ */
+const HOP = new Set([...HOP_BY_HOP, "host", "x-real-ip", "forwarded"]);
 
-/** The header pairs to send upstream: hop-by-hop dropped, X-Forwarded-* set. */
+/**
+ * The header pairs to send upstream: hop-by-hop and client-claimed proxy
+ * headers dropped; Host set to the routed authority; X-Forwarded-For
+ * appended to; X-Forwarded-Proto/-Host, X-Real-IP, Forwarded (RFC 7239) and
+ * X-Request-Id set.
+ */
 export function upstreamHeaders(
   head: RequestHead,
   side: ClientSide,
 ): [string, string][] {
   let drop: Set<string> = HOP;
   let prior: string | undefined;
-  const out: [string, string][] = [];
+  const out: [string, string][] = [["host", side.host]];
   for (const [k, v] of head.pairs) {
     if (k === "connection") {
       drop = new Set(HOP);
@@ -86,16 +100,29 @@ export function upstreamHeaders(
   for (const pair of head.pairs) {
     const k = pair[0];
     if (drop.has(k) || k === "x-request-id") continue;
-    if (k === "x-forwarded-for") prior = pair[1];
-    else out.push(pair);
+    if (k.startsWith("x-forwarded-")) {
+      if (k === "x-forwarded-for") prior = pair[1];
+    } else out.push(pair);
   }
+  const ip = side.clientIp;
   out.push(
-    ["x-forwarded-for", prior ? `${prior}, ${side.clientIp}` : side.clientIp],
+    ["x-forwarded-for", prior ? `${prior}, ${ip}` : ip],
     ["x-forwarded-proto", side.scheme],
     ["x-forwarded-host", side.host],
+    ["x-real-ip", ip],
+    ["forwarded", forwarded(side)],
     ["x-request-id", side.requestId],
   );
   return out;
+}
+
+/** The RFC 7239 element for `side` (IPv6 and ports quoted, as it asks). */
+function forwarded(side: ClientSide): string {
+  const ip = side.clientIp.includes(":")
+    ? `"[${side.clientIp}]"`
+    : side.clientIp;
+  const host = /^[\w.-]+$/.test(side.host) ? side.host : `"${side.host}"`;
+  return `for=${ip};host=${host};proto=${side.scheme}`;
 }
 
 const REQUEST_ID = /^[\w.:\-]{1,200}$/;

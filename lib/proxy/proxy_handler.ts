@@ -68,13 +68,18 @@ export function createProxyHandler(
 
     if (conn.scheme === "http" && path.startsWith(CHALLENGE)) {
       const challenge = router.challengeHandler;
-      if (challenge) return await callHandler(challenge, req, info);
+      if (challenge) return await callHandler(challenge, req, info, opts);
     }
     if (
       host === domain && (path === "/daemon" || path.startsWith("/daemon/"))
     ) {
       const admin = router.adminHandler;
-      return admin ? await callHandler(admin, req, info) : errorPage(404);
+      if (!admin) return errorPage(404);
+      // a push carries source and --env values: not in clear past loopback
+      if (conn.scheme === "http" && !isLoopback(conn.remoteAddr.hostname)) {
+        return httpsOnly(req, domain, opts.httpsPort, path + url.search);
+      }
+      return await callHandler(admin, req, info, opts);
     }
     const byId = router.deployIdHandler;
     if (byId && req.headers.has("x-deno-deploy-id")) {
@@ -83,11 +88,7 @@ export function createProxyHandler(
     const route = router.table.lookup(host, path);
     if (!route) return errorPage(404);
     if (route.scheme === "https" && conn.scheme === "http") {
-      const port = opts.httpsPort === 443 ? "" : `:${opts.httpsPort}`;
-      return new Response(null, {
-        status: 308,
-        headers: { location: `https://${host}${port}${path}${url.search}` },
-      });
+      return toHttps(host, opts.httpsPort, path + url.search);
     }
     if (route.target.kind === "handler") {
       const res = await callFunction(route.target.handler, req, info, opts);
@@ -102,10 +103,12 @@ export function createProxyHandler(
       (route.stripPrefix && route.path !== "/"
         ? path.slice(route.path.length) || "/"
         : path) + url.search;
+    // the authority routed by: in absolute form (`GET http://a/`) the
+    // target's, not the Host header's (RFC 9112 3.2.2)
     const side = {
       clientIp: conn.remoteAddr.hostname,
       scheme: conn.scheme,
-      host: hostHeader ?? url.host,
+      host: url.host,
       requestId,
     };
     const pool = route.target.pool;
@@ -138,6 +141,54 @@ export function createProxyHandler(
   };
 }
 
+/** A 308 to the same place over HTTPS. */
+function toHttps(host: string, httpsPort: number, target: string): Response {
+  return new Response(null, {
+    status: 308,
+    headers: { location: httpsUrl(host, httpsPort, target) },
+  });
+}
+
+function httpsUrl(host: string, httpsPort: number, target: string): string {
+  return `https://${host}${httpsPort === 443 ? "" : `:${httpsPort}`}${target}`;
+}
+
+/**
+ * The admin API's answer over plain HTTP from past loopback: a redirect for
+ * GET and HEAD (a link followed), 403 for the rest (their body was already
+ * sent in clear; a redirect would invite sending it again).
+ */
+function httpsOnly(
+  req: Request,
+  domain: string,
+  httpsPort: number,
+  target: string,
+): Response {
+  if (req.method === "GET" || req.method === "HEAD") {
+    return toHttps(domain, httpsPort, target);
+  }
+  req.body?.cancel().catch(() => {});
+  return new Response(
+    `the daemon API is served over HTTPS only: use ${
+      httpsUrl(domain, httpsPort, "/daemon/")
+    }\n`,
+    {
+      status: 403,
+      headers: {
+        "content-type": "text/plain; charset=utf-8",
+        connection: "close",
+      },
+    },
+  );
+}
+
+const LOOPBACK = /^(?:127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
+
+/** A peer address on this host (127.0.0.0/8, ::1, IPv4-mapped 127/8). */
+function isLoopback(ip: string): boolean {
+  return LOOPBACK.test(ip);
+}
+
 /** Calls a function backend with the body limits applied to its body. */
 async function callFunction(
   handler: HandlerBackend,
@@ -164,15 +215,49 @@ async function callFunction(
   }
 }
 
+/**
+ * Runs an in-process handler. A body it left unread (a refusal: 403 before
+ * the upload) is read to its end, within the body limits, before the answer
+ * goes out, as nginx discards one: else HTTP/2 ends the stream with
+ * RST_STREAM(NO_ERROR) after the answer while the client still uploads,
+ * which curl (7.88, Debian 12's) reports as a framing error instead of the
+ * answer. A body over the limits is not read on: that answer gets the reset.
+ */
 async function callHandler(
   handler: HandlerBackend,
   req: Request,
   info: RequestInfo,
+  limits?: ForwardLimits,
 ): Promise<Response> {
+  let res: Response;
   try {
-    return await handler(req, info);
+    res = await handler(req, info);
   } catch {
     return errorPage(500);
+  }
+  const body = req.body;
+  if (limits && body && !req.bodyUsed && !body.locked) {
+    await discard(body, limits);
+  }
+  return res;
+}
+
+/** Reads `body` to its end, or until it breaks one of `limits`. */
+async function discard(
+  body: ReadableStream<Uint8Array>,
+  limits: ForwardLimits,
+): Promise<void> {
+  const trip: Tripwire = {};
+  const reader = guardBody(body, {
+    maxBytes: limits.maxBody,
+    deadlineMs: limits.clientTimeout,
+  }, trip).getReader();
+  try {
+    while (!(await reader.read()).done);
+  } catch {
+    // over a limit, or the client went away: nothing more to wait for
+  } finally {
+    trip.dispose?.();
   }
 }
 

@@ -9,7 +9,8 @@
  * - `ensureBusyboxImage()` imports `mypaas-test/busybox:1` from the host's
  *   busybox-static, once per machine, safely across parallel test files.
  * - `writeHttpdApp(dir, ...)` writes a Dockerfile app served by busybox httpd.
- * - `createTestNetwork()` / `removeByLabel()` for isolation and clean-up.
+ * - `createTestNetwork()` / `removeByLabel()` for isolation and clean-up,
+ *   `containerIp()` to reach a container on it.
  */
 
 /** The base image every test app builds FROM. */
@@ -212,6 +213,19 @@ export async function createTestNetwork(
       await docker(["network", "rm", name], { allowFail: true });
     },
   };
+}
+
+/** The IP address of container `id` on `network`. */
+export async function containerIp(
+  id: string,
+  network: string,
+): Promise<string> {
+  return (await docker([
+    "inspect",
+    "-f",
+    `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`,
+    id,
+  ])).stdout.trim();
 }
 
 /** Force-removes every container carrying `label` (`key` or `key=value`). */

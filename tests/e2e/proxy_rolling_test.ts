@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  containerIp,
   createTestNetwork,
   docker,
   ensureBusyboxImage,
@@ -54,12 +55,7 @@ Deno.test("e2e: 20 rolling deploys of 2 real containers lose 0 requests", async 
         net.name,
         image,
       ])).stdout.trim();
-      const ip = (await docker([
-        "inspect",
-        "-f",
-        `{{(index .NetworkSettings.Networks "${net.name}").IPAddress}}`,
-        id,
-      ])).stdout.trim();
+      const ip = await containerIp(id, net.name);
       const url = `http://${ip}:80`;
       await waitHealthy(url);
       return { id, url };
