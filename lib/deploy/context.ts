@@ -143,7 +143,7 @@ export function waitReplicaReady(
   );
 }
 
-/** Sends traffic to a ready replica. */
+/** Sends traffic to a ready replica, checked with its own release's healthcheck. */
 export async function addTraffic(
   ctx: DeployContext,
   spec: ServiceSpec,
@@ -155,6 +155,7 @@ export async function addTraffic(
   ctx.traffic.addUpstream(spec.service, {
     id: r.id,
     url: `http://${host}:${t.port}`,
+    ...(spec.healthcheck ? { healthcheck: spec.healthcheck } : {}),
   });
 }
 
