@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
 import { raw, spec, startBackend, startProxy } from "./_proxy_helpers.ts";
+import { forwardToPool, h1Send } from "../lib/proxy/forward.ts";
+import { H1Client } from "../lib/proxy/h1_client.ts";
+import { readHead } from "../lib/proxy/headers.ts";
+import { StickySigner } from "../lib/proxy/sticky.ts";
+import { UpstreamPool } from "../lib/proxy/upstream_pool.ts";
 
 async function until(cond: () => boolean, ms = 3000): Promise<void> {
   const end = Date.now() + ms;
@@ -179,4 +184,64 @@ Deno.test("with no healthy replica a request gets 503 after unavailableWait", as
   } finally {
     await p.stop();
   }
+});
+
+Deno.test("a connect that fails on this host (EMFILE) ejects no replica: 503, and the replica keeps its place", async () => {
+  // Deno.connect throws this when the process is out of descriptors
+  // (checked with `ulimit -n 40`: Error, code "EMFILE", os error 24)
+  const emfile = () =>
+    Promise.reject(
+      Object.assign(new Error("Too many open files (os error 24)"), {
+        code: "EMFILE",
+      }),
+    );
+  const refused = () =>
+    Promise.reject(
+      Object.assign(new Error("Connection refused (os error 111)"), {
+        code: "ECONNREFUSED",
+      }),
+    );
+  const pool = new UpstreamPool("svc", { signer: new StickySigner() });
+  pool.add({ id: "a", url: "http://10.9.9.9:80" });
+  const forward = async (connect: typeof emfile) => {
+    const client = new H1Client({ connect });
+    try {
+      const req = new Request("http://s.test/");
+      return await forwardToPool(
+        {
+          req,
+          side: {
+            clientIp: "127.0.0.1",
+            scheme: "http",
+            host: "s.test",
+            requestId: "r",
+          },
+          head: readHead(req, "/"),
+          pathAndQuery: "/",
+          hsts: false,
+        },
+        pool,
+        {
+          maxBody: 1 << 20,
+          upstreamTimeout: 2000,
+          clientTimeout: 2000,
+          unavailableWait: 0,
+        },
+        h1Send(client),
+      );
+    } finally {
+      client.close();
+    }
+  };
+  for (let i = 0; i < 3; i++) {
+    const res = await forward(emfile);
+    await res.body?.cancel();
+    assert.equal(res.status, 503);
+    assert.deepEqual(pool.usable().map((t) => t.id), ["a"], "not ejected");
+  }
+  // a replica that refuses the connection is still ejected
+  const res = await forward(refused);
+  await res.body?.cancel();
+  assert.equal(res.status, 502);
+  assert.deepEqual(pool.usable().map((t) => t.id), []);
 });

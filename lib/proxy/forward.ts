@@ -162,6 +162,10 @@ export async function forwardToPool(
         if (trip.tripped) return errorPage(trip.tripped.status);
         if (ac.signal.aborted) return errorPage(504);
         if (clientFailed(err)) return errorPage(400);
+        // the proxy's own shortage (EMFILE): no replica is to blame
+        if (err instanceof UpstreamError && err.failure === "no_resources") {
+          return errorPage(503);
+        }
         if (err instanceof ConnectError) pool.eject(t);
         tried.add(t);
         if (retryable && unanswered(err)) continue;

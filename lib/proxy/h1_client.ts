@@ -21,13 +21,20 @@ export class ConnectError extends Error {
  * - `stopped_reading`: it closed before taking the whole request body (it
  *   refused this request, e.g. a busybox httpd answering 501 and closing);
  * - `bad_answer`: its head or body framing is malformed (see _h1_conn.ts);
- * - `request_body`: the client's request body failed (client gone, a limit).
+ * - `request_body`: the client's request body failed (client gone, a limit);
+ * - `no_resources`: this host could not open a socket (out of file
+ *   descriptors or buffers): the replica was never tried, so it is neither
+ *   ejected nor retried elsewhere (another would fail the same way).
  */
 export type UpstreamFailure =
   | "no_answer"
   | "stopped_reading"
   | "bad_answer"
-  | "request_body";
+  | "request_body"
+  | "no_resources";
+
+/** errno codes of a connect that failed on this host, not at the replica. */
+const LOCAL_CODES = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
 
 /** An exchange failed after connecting; `failure` says whose fault. */
 export class UpstreamError extends Error {
@@ -159,6 +166,14 @@ export class H1Client {
       tcp.setNoDelay(true);
       return new Conn(tcp);
     } catch (err) {
+      const code = (err as { code?: unknown } | null)?.code;
+      if (typeof code === "string" && LOCAL_CODES.has(code)) {
+        throw new UpstreamError(
+          "no_resources",
+          `cannot open a connection to ${origin}: ${code}`,
+          { cause: err },
+        );
+      }
       throw new ConnectError(`cannot connect to ${origin}`, { cause: err });
     }
   }
