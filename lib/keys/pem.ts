@@ -9,7 +9,7 @@
  */
 import { Buffer } from "node:buffer";
 import { createPrivateKey, type KeyObject } from "node:crypto";
-import forgeModule from "node-forge";
+import forge from "node-forge";
 import { InputError } from "../errors.ts";
 
 /** Thrown when a passphrase does not open the key. */
@@ -17,27 +17,9 @@ export class BadPassphraseError extends InputError {
   override name = "BadPassphraseError";
 }
 
-// The package ships no types: the part of its API used here.
-interface Asn1 {
-  readonly tagClass: number;
-}
-const forge = forgeModule as unknown as {
-  pki: {
-    encryptedPrivateKeyFromPem(pem: string): Asn1;
-    decryptPrivateKeyInfo(info: Asn1, pass: string): Asn1 | null;
-    encryptPrivateKeyInfo(
-      info: Asn1,
-      pass: string,
-      o: { algorithm: string; count: number; prfAlgorithm: string },
-    ): Asn1;
-    encryptedPrivateKeyToPem(info: Asn1): string;
-  };
-  asn1: { toDer(a: Asn1): { getBytes(): string }; fromDer(b: string): Asn1 };
-};
-
 /** Opens an `ENCRYPTED PRIVATE KEY` PEM with `passphrase`. */
 export function decryptPkcs8(pem: string, passphrase: string): KeyObject {
-  let info: Asn1 | null;
+  let info: forge.asn1.Asn1 | null;
   try {
     info = forge.pki.decryptPrivateKeyInfo(
       forge.pki.encryptedPrivateKeyFromPem(pem),

@@ -42,34 +42,29 @@ export class PublicKey {
   }
 
   /** Parses `rsa-pub-...` or `ed25519-pub-...`. */
-  static parse(line: string): Promise<PublicKey> {
+  // deno-lint-ignore require-await
+  static async parse(line: string): Promise<PublicKey> {
     const s = line.trim().split(/\s+/)[0] ?? "";
-    try {
-      if (s.startsWith(RSA_PREFIX)) {
-        return Promise.resolve(
-          PublicKey.fromRsaDer(base64Decode(s.slice(RSA_PREFIX.length))),
-        );
-      }
-      if (s.startsWith(ED_PREFIX)) {
-        return Promise.resolve(
-          PublicKey.fromEd25519Raw(base64Decode(s.slice(ED_PREFIX.length))),
-        );
-      }
-    } catch (err) {
-      if (err instanceof InputError) return Promise.reject(err);
-      return Promise.reject(
-        new InputError(
-          `Malformed public key "${short(s)}": ${(err as Error).message}`,
-        ),
-      );
-    }
-    return Promise.reject(
-      new InputError(
+    const [prefix, from] = s.startsWith(RSA_PREFIX)
+      ? [RSA_PREFIX, PublicKey.fromRsaDer]
+      : s.startsWith(ED_PREFIX)
+      ? [ED_PREFIX, PublicKey.fromEd25519Raw]
+      : [];
+    if (!prefix || !from) {
+      throw new InputError(
         `Not a mypaas public key: "${
           short(s)
         }" (expected "rsa-pub-..." or "ed25519-pub-...", as "mypaas key-get" prints)`,
-      ),
-    );
+      );
+    }
+    try {
+      return from(base64Decode(s.slice(prefix.length)));
+    } catch (err) {
+      if (err instanceof InputError) throw err;
+      throw new InputError(
+        `Malformed public key "${short(s)}": ${(err as Error).message}`,
+      );
+    }
   }
 
   /** From RSA public key DER, PKCS#1 (MyPaas) or SubjectPublicKeyInfo. */
@@ -87,13 +82,9 @@ export class PublicKey {
   /** From the 32 raw bytes of an Ed25519 public key. */
   static fromEd25519Raw(raw: Uint8Array): PublicKey {
     if (raw.length !== 32) throw new SyntaxError("an Ed25519 key has 32 bytes");
-    const x = base64UrlEncode(raw, false);
-    return PublicKey.fromKeyObject(
-      createPublicKey({
-        key: { kty: "OKP", crv: "Ed25519", x },
-        format: "jwk",
-      }),
-    );
+    const x = raw.toBase64({ alphabet: "base64url", omitPadding: true });
+    const key = { kty: "OKP", crv: "Ed25519", x };
+    return PublicKey.fromKeyObject(createPublicKey({ key, format: "jwk" }));
   }
 
   /** From a node:crypto public (or private) RSA or Ed25519 key. */
@@ -102,7 +93,7 @@ export class PublicKey {
     if (pub.asymmetricKeyType === "rsa") {
       const pkcs1 = pub.export({ type: "pkcs1", format: "der" });
       const bits = pub.asymmetricKeyDetails?.modulusLength ?? 0;
-      const text = RSA_PREFIX + base64UrlEncode(pkcs1, true);
+      const text = RSA_PREFIX + pkcs1.toBase64({ alphabet: "base64url" });
       return new PublicKey("rsa", text, pub, maxPssSalt(bits));
     }
     if (pub.asymmetricKeyType === "ed25519") {
@@ -115,20 +106,16 @@ export class PublicKey {
   }
 
   /** True when `signature` (base64) signs `data` with this key's private half. */
-  verify(signature: string, data: Uint8Array): Promise<boolean> {
+  // deno-lint-ignore require-await
+  async verify(signature: string, data: Uint8Array): Promise<boolean> {
     try {
       const sig = base64Decode(signature);
-      const key = this.kind === "rsa"
-        ? {
-          key: this.key,
-          padding: constants.RSA_PKCS1_PSS_PADDING,
-          saltLength: this.saltLength,
-        }
-        : this.key;
-      const hash = this.kind === "rsa" ? "sha256" : null;
-      return Promise.resolve(verify(hash, data, key, sig));
+      if (this.kind === "ed25519") return verify(null, data, this.key, sig);
+      const { saltLength, key } = this;
+      const padding = constants.RSA_PKCS1_PSS_PADDING;
+      return verify("sha256", data, { key, padding, saltLength }, sig);
     } catch {
-      return Promise.resolve(false);
+      return false;
     }
   }
 }
@@ -151,11 +138,6 @@ export function base64Decode(s: string): Uint8Array {
   if (!/^[A-Za-z0-9+/]*$/.test(t)) throw new SyntaxError("invalid base64");
   while (t.length % 4) t += "=";
   return Uint8Array.fromBase64(t);
-}
-
-/** URL-safe base64, with or without `=` padding. */
-export function base64UrlEncode(b: Uint8Array, padding: boolean): string {
-  return b.toBase64({ alphabet: "base64url", omitPadding: !padding });
 }
 
 function short(s: string): string {
