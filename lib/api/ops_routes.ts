@@ -138,6 +138,12 @@ export function formatStatus(list: DeploymentStatus[]): string {
         `  ${i.id} ${i.state}${i.restarts ? ` (${i.restarts} restarts)` : ""}`,
       );
     }
+    if (s.pool) {
+      const p = s.pool;
+      lines.push(
+        `  isolate pool: ${p.evictions} evictions, ${p.queued} requests queued, ${p.rejected} got 503`,
+      );
+    }
     if (s.releases.length) lines.push(`  releases ${s.releases.join(", ")}`);
   }
   return lines.join("\n") + "\n";

@@ -44,6 +44,12 @@ export interface DeploymentStatus {
   instances: { id: string; state: string; restarts: number }[];
   /** Releases kept for rollback, newest first. */
   releases: number[];
+  /**
+   * Functions: how often the isolate pool evicted this release's idle
+   * isolates to make room for another, and how many of its requests
+   * waited for an isolate (`queued`) or got 503 after `queue_timeout`.
+   */
+  pool?: { evictions: number; queued: number; rejected: number };
 }
 
 /** The operations both front doors offer. Progress lines stream to `progress`. */

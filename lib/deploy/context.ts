@@ -153,7 +153,7 @@ export function waitReplicaReady(
   );
 }
 
-/** Sends traffic to a ready replica. */
+/** Sends traffic to a ready replica, checked with its own release's healthcheck. */
 export async function addTraffic(
   ctx: DeployContext,
   spec: ServiceSpec,
@@ -165,6 +165,7 @@ export async function addTraffic(
   ctx.traffic.addUpstream(spec.service, {
     id: r.id,
     url: `http://${host}:${t.port}`,
+    ...(spec.healthcheck ? { healthcheck: spec.healthcheck } : {}),
   });
 }
 
