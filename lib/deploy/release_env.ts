@@ -105,6 +105,7 @@ export async function releaseEnvValues(
   if (!hasEnvPlaceholders(spec)) return spec;
   const { dataDir } = ctx.config.server;
   const names = Object.keys(spec.env);
+  if (!names.length) return { ...spec, env: {} };
   const all = [...labels];
   const img = await ctx.runtime.inspectImage(imageRef(spec.service, release));
   if (img) all.push(img.labels);
