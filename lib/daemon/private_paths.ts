@@ -12,6 +12,12 @@ import type { ResolvedConfig } from "../config/mod.ts";
 import { dataPaths } from "../config/mod.ts";
 import type { Logger } from "../log.ts";
 
+/**
+ * Deno's own downloaded tools (esbuild for the bundler), which deno makes
+ * 0755 itself; they hold nothing of a tenant's.
+ */
+const TOOLS = /\/_deno_dir\/dl(\/|$)/;
+
 /** A path whose mode lets group or others in. */
 export interface LoosePath {
   path: string;
@@ -38,7 +44,7 @@ export async function loosePaths(
   const out: LoosePath[] = [];
   const seen = new Set<string>();
   const visit = async (path: string, deep: boolean): Promise<void> => {
-    if (out.length >= limit || seen.has(path)) return;
+    if (out.length >= limit || seen.has(path) || TOOLS.test(path)) return;
     seen.add(path);
     let st: Deno.FileInfo;
     try {
