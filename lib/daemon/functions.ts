@@ -304,6 +304,7 @@ export class FunctionsPlatform implements Platform {
           restarts: n === 0 ? restarts : 0,
         })),
         releases: [],
+        pool: this.pool.counters(releaseKey(r)),
       });
     }
     return Promise.all(out.map(async (s) => ({

@@ -40,7 +40,7 @@ export function poolSettings(config: ResolvedConfig): PoolSettings {
     cpuPctTarget: c.clusterCpuPctTarget,
     memPctTarget: c.clusterMemoryPctTarget,
     wallLimitMs: c.wallLimit,
-    queueTimeoutMs: config.proxy.unavailableWait,
+    queueTimeoutMs: c.queueTimeout,
   };
 }
 

@@ -37,6 +37,41 @@ export interface WorkerProcessOptions {
   denoDir: string;
 }
 
+/**
+ * Why an isolate stopped, as its worker process reports it (a value to act
+ * on; the `reason` sentence beside it is for people): over its CPU budget,
+ * over its memory cap, an uncaught error, a failed boot, a load past its
+ * time, stopped on request; the daemon adds `crash` (its process died) and
+ * `broken` (its connection broke with no report).
+ */
+export type StopCause =
+  | "cpu"
+  | "memory"
+  | "error"
+  | "boot"
+  | "load-timeout"
+  | "stopped"
+  | "crash"
+  | "broken";
+
+const STOP_CAUSES = new Set<string>([
+  "cpu",
+  "memory",
+  "error",
+  "boot",
+  "load-timeout",
+  "stopped",
+  "crash",
+  "broken",
+]);
+
+/** A cause read from a process's event line; unknown values are `error`. */
+export function stopCause(value: unknown): StopCause {
+  return typeof value === "string" && STOP_CAUSES.has(value)
+    ? value as StopCause
+    : "error";
+}
+
 /** Something that happened inside a worker process. */
 export type WorkerEvent =
   | { ev: "log"; id: string; level: string; msg: string }
@@ -46,7 +81,7 @@ export type WorkerEvent =
   | { ev: "stuck"; id: string }
   /** ... and has answered again since. */
   | { ev: "unstuck"; id: string }
-  | { ev: "exit"; id: string; reason: string };
+  | { ev: "exit"; id: string; cause: StopCause; reason: string };
 
 const EVENTS = new Set(["log", "active", "stuck", "unstuck", "exit"]);
 
@@ -209,6 +244,8 @@ export class WorkerProcess {
           if (event.ev === "exit") {
             this.isolates.delete(String(event.id));
             this.forget(String(event.id));
+            event.cause = stopCause(event.cause);
+            event.reason = String(event.reason ?? event.cause);
           }
           this.onEvent(event as unknown as WorkerEvent);
         }
