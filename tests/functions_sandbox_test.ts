@@ -29,7 +29,7 @@ const HELLO = (n: number) =>
 export default { fetch: () => new Response("victim ${n}") };
 `;
 
-Deno.test("bundling refuses an import of a host file or of a loopback server; the serving release keeps serving", async () => {
+Deno.test("bundling refuses an import of a host file (also through a symlink) or of a loopback server; the serving release keeps serving", async () => {
   const t = await testFunctions();
   const hits: string[] = [];
   const server = Deno.serve(
@@ -59,6 +59,11 @@ Deno.test("bundling refuses an import of a host file or of a loopback server; th
         `import { leak as t } from "http://localhost:${server.addr.port}/m.js";`,
         `Requires import access to "127.0.0.1:${server.addr.port}"`,
       ],
+      // a symlink in the upload is followed, then refused
+      [
+        `import t from "./link.txt" with { type: "text" };`,
+        `Requires read access to "/etc/passwd"`,
+      ],
     ];
     for (const [line, why] of attempts) {
       const dir = await fnDir(`// mypaas.service=victim
@@ -67,6 +72,7 @@ ${line}
 export default { fetch: () => new Response(String(t)) };
 `);
       dirs.push(dir);
+      await Deno.symlink("/etc/passwd", `${dir}/link.txt`);
       const lines: string[] = [];
       const r = await t.platform.deploy(dir, {}, (l) => lines.push(l));
       assertEquals(r.ok, false);
