@@ -27,7 +27,7 @@ import {
 } from "../deploy/mod.ts";
 import { InputError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { DeploySpec, ServiceSpec } from "../spec/types.ts";
+import type { ServiceSpec } from "../spec/types.ts";
 import type {
   DeploymentStatus,
   DeployOptions,
