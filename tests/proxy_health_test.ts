@@ -5,14 +5,7 @@ import { H1Client } from "../lib/proxy/h1_client.ts";
 import { readHead } from "../lib/proxy/headers.ts";
 import { StickySigner } from "../lib/proxy/sticky.ts";
 import { UpstreamPool } from "../lib/proxy/upstream_pool.ts";
-
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from "./_until.ts";
 
 Deno.test("active health checks take a failing replica out and back in", async () => {
   let healthy = true;
