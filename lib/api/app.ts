@@ -56,7 +56,7 @@ export function createApiApp(deps: ApiDeps): Hono {
   const log = deps.log ?? silentLogger;
   // Through deps, so a reload that swaps the key file takes effect.
   const auth = new Authenticator(
-    { get: (fp) => deps.authorizedKeys.get(fp) },
+    { find: (fp) => deps.authorizedKeys.find(fp) },
     deps.clock,
   );
   const ctx: ApiContext = {
