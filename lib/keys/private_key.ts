@@ -14,8 +14,12 @@ import {
   sign,
 } from "node:crypto";
 import { InputError } from "../errors.ts";
-import { readOpenSsh } from "./openssh.ts";
-import { decryptPkcs8, encryptPkcs8 } from "./pem.ts";
+import {
+  askPassphrase,
+  decryptPkcs8,
+  encryptPkcs8,
+  readOpenSsh,
+} from "./pem.ts";
 import { type KeyKind, PublicKey } from "./public_key.ts";
 
 /** Asks for a passphrase when the key needs one (env var or prompt). */
@@ -61,12 +65,7 @@ export class PrivateKey {
       case "OPENSSH PRIVATE KEY":
         return PrivateKey.fromKeyObject(await readOpenSsh(pem, passphrase));
       case "ENCRYPTED PRIVATE KEY": {
-        const pass = await passphrase();
-        if (pass === undefined) {
-          throw new InputError(
-            "The private key is passphrase-protected: set MYPAAS_KEY_PASSPHRASE or run on a terminal to be asked",
-          );
-        }
+        const pass = await askPassphrase(passphrase);
         return PrivateKey.fromKeyObject(decryptPkcs8(pem, pass));
       }
       default:

@@ -36,9 +36,9 @@ export class PublicKey {
     readonly saltLength: number,
   ) {}
 
-  /** The key's id: the last 10 characters of its text form. */
+  /** The key's id: the last 10 characters of its text form (MyPaas). */
   get fingerprint(): string {
-    return fingerprintOf(this.text);
+    return this.text.slice(-10);
   }
 
   /** Parses `rsa-pub-...` or `ed25519-pub-...`. */
@@ -94,7 +94,8 @@ export class PublicKey {
       const pkcs1 = pub.export({ type: "pkcs1", format: "der" });
       const bits = pub.asymmetricKeyDetails?.modulusLength ?? 0;
       const text = RSA_PREFIX + pkcs1.toBase64({ alphabet: "base64url" });
-      return new PublicKey("rsa", text, pub, maxPssSalt(bits));
+      // Python's `PSS.MAX_LENGTH` for SHA-256, as MyPaas signs.
+      return new PublicKey("rsa", text, pub, Math.ceil((bits - 1) / 8) - 34);
     }
     if (pub.asymmetricKeyType === "ed25519") {
       const x = pub.export({ format: "jwk" }).x ?? "";
@@ -118,16 +119,6 @@ export class PublicKey {
       return false;
     }
   }
-}
-
-/** The fingerprint of a public key text: its last 10 characters (MyPaas). */
-export function fingerprintOf(text: string): string {
-  return text.trim().slice(-10);
-}
-
-/** Python's `PSS.MAX_LENGTH` for SHA-256 and a modulus of `bits`. */
-export function maxPssSalt(bits: number): number {
-  return Math.ceil((bits - 1) / 8) - 32 - 2;
 }
 
 /** Decodes standard or URL-safe base64, ignoring whitespace and padding; a
