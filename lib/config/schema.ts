@@ -254,7 +254,8 @@ export const SCHEMA = {
       type: "strings",
       restart: true,
       default: [],
-      doc: "private CIDRs/hosts isolates may reach anyway",
+      doc:
+        "private CIDRs/hosts (or this host's own addresses) isolates and the bundler may reach anyway",
     },
   },
   cache: {
