@@ -42,7 +42,7 @@ export interface DeploymentStatus {
   state: string;
   /**
    * Containers or isolates with their own state and restart count; a
-   * container also with its log rotation (`json-file 3 x 10m`).
+   * container also with its log rotation (`json-file:3x10m`).
    */
   instances: { id: string; state: string; restarts: number; log?: string }[];
   /** Releases kept for rollback, newest first. */

@@ -42,11 +42,15 @@ export function logLimits(
   return { maxSize, maxFiles };
 }
 
-/** A container's log as `status` shows it: `json-file 3 x 10m`. */
+/**
+ * A container's log as `status` and `server list` show it: `json-file:3x10m`
+ * (3 files of 10m at most), `json-file:unbounded`.
+ */
 export function describeLog(log: ContainerDetails["log"]): string {
-  return log.limits
-    ? `${log.driver} ${log.limits.maxFiles} x ${formatSize(log.limits.maxSize)}`
-    : `${log.driver} unbounded`;
+  const l = log.limits;
+  return `${log.driver}:${
+    l ? `${l.maxFiles}x${formatSize(l.maxSize)}` : "unbounded"
+  }`;
 }
 
 /**
