@@ -1,5 +1,8 @@
 /**
- * Bounded container logs on the real engine, through a daemon started from
+ * What a daemon leaves on the disk stays bounded. Images: repeated pushes
+ * keep `keep_releases` images of a service and leave no dangling image,
+ * rollback targets stay, foreign images and volumes are untouched. Logs, on
+ * the real engine, through a daemon started from
  * config.toml with `[docker] log_max_size = "100k"` and `log_max_files = 2`:
  * a chatty container (a busybox loop printing a bounded number of lines as
  * fast as it can) keeps at most about 2 x 100k of log files, while `server
@@ -36,6 +39,7 @@ async function logsEnv() {
     configFile,
     `[server]
 data_dir = "${dir}/data"
+keep_releases = 3
 control_socket = "${socket}"
 bind = "127.0.0.1"
 http_port = 0
@@ -61,13 +65,18 @@ min_workers = 0
     dir,
     service,
     daemon,
-    /** Writes a Dockerfile app whose container prints `LINES` lines, then serves. */
-    async app(name: string, comments: string[] = []): Promise<string> {
+    /** Writes a Dockerfile app whose container prints `lines` lines and serves. */
+    async app(
+      name: string,
+      comments: string[] = [],
+      body = "hi",
+      lines = LINES,
+    ): Promise<string> {
       const app = `${dir}/${name}`;
       await Deno.mkdir(`${app}/www`, { recursive: true });
-      await Deno.writeTextFile(`${app}/www/index.html`, "hi");
+      await Deno.writeTextFile(`${app}/www/index.html`, body);
       const chatter =
-        `i=0; while [ $i -lt ${LINES} ]; do echo chatty line $i ${PAD}; i=$((i+1)); done; echo chatter-done`;
+        `i=0; while [ $i -lt ${lines} ]; do echo chatty line $i ${PAD}; i=$((i+1)); done; echo chatter-done`;
       await Deno.writeTextFile(
         `${app}/Dockerfile`,
         [
@@ -190,4 +199,68 @@ Deno.test("e2e logs: mypaas.logs above log_max_total is refused with exit 2 nami
   });
   const list = await t.cli("server", "list");
   assert(list.stdout.includes("json-file:3x300k"), list.stdout);
+});
+
+/** Images of `repo` as `repo:tag`, sorted. */
+async function tags(repo: string): Promise<string[]> {
+  const out = await docker([
+    "images",
+    repo,
+    "--format",
+    "{{.Repository}}:{{.Tag}}",
+  ]);
+  return out.stdout.split("\n").filter(Boolean).sort();
+}
+
+Deno.test("e2e images: 5 pushes keep keep_releases=3 images, none dangling; rollback needs no build; foreign images and volumes stay", async () => {
+  await using t = await logsEnv();
+  const foreign = `mypaas-test/foreign-${t.service}:1`;
+  const volume = `${t.service}-foreign`;
+  await docker(["tag", BUSYBOX_IMAGE, foreign]);
+  await docker(["volume", "create", volume]);
+  try {
+    for (let n = 1; n <= 5; n++) {
+      // a new layer each time: a 256 KiB file unique to the push
+      const app = await t.app(t.service, [], `v${n}`, 0);
+      const blob = new Uint8Array(256 * KiB);
+      crypto.getRandomValues(blob.subarray(0, 65536));
+      await Deno.writeFile(`${app}/www/blob`, blob);
+      const r = await t.cli("server", "deploy", app);
+      assertEquals(r.code, 0, r.stderr + r.stdout);
+    }
+    const repo = `mypaas/${t.service}`;
+    assertEquals(await tags(repo), [`${repo}:3`, `${repo}:4`, `${repo}:5`]);
+    // dangling images this service's builds left (other tests' are not ours)
+    const dangling = (await docker([
+      "images",
+      "-q",
+      "--no-trunc",
+      "--filter",
+      "dangling=true",
+      "--filter",
+      "label=mypaas.spec",
+    ])).stdout.split("\n").filter(Boolean);
+    for (const id of dangling) {
+      const spec = (await docker([
+        "inspect",
+        "-f",
+        '{{index .Config.Labels "mypaas.spec"}}',
+        id,
+      ], { allowFail: true })).stdout;
+      assert(!spec.includes(`"${t.service}"`), `dangling image ${id} is ours`);
+    }
+    const rb = await t.cli("server", "rollback", t.service, "3");
+    assertEquals(rb.code, 0, rb.stderr + rb.stdout);
+    assert(rb.stdout.includes("(no build)"), rb.stdout);
+    assertEquals(await tags(repo), [`${repo}:3`, `${repo}:4`, `${repo}:5`]);
+    assertEquals(await tags(foreign.split(":")[0]!), [foreign]);
+    assertEquals(
+      (await docker(["volume", "ls", "-q", "--filter", `name=${volume}`]))
+        .stdout.trim(),
+      volume,
+    );
+  } finally {
+    await docker(["rmi", foreign], { allowFail: true });
+    await docker(["volume", "rm", volume], { allowFail: true });
+  }
 });
