@@ -7,6 +7,7 @@ import {
 import { startReplica } from "../lib/deploy/context.ts";
 import { FakeRuntime } from "../lib/docker/mod.ts";
 import { silentLogger } from "../lib/log.ts";
+import { until } from "./_until.ts";
 import { assert, assertEquals } from "./_docker_contract.ts";
 import {
   appDir,
@@ -216,12 +217,6 @@ Deno.test("container events: a dying container leaves traffic, and returns once 
   await events.start();
   try {
     const id = (await t.runtime.inspect("web-1-1"))!.id;
-    const until = async (cond: () => boolean) => {
-      for (let i = 0; i < 200 && !cond(); i++) {
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      assert(cond(), "condition not reached within 1 s");
-    };
     await new Promise((r) => setTimeout(r, 10));
     t.runtime.crash(id);
     await until(() => !traffic.upstreams.get("web")?.has(id));

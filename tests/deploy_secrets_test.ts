@@ -269,3 +269,15 @@ Deno.test("a malformed env line names the problem without echoing the value", ()
     assertNoValue("the error", msg);
   }
 });
+
+Deno.test("a release without env needs no stored values to come back", async () => {
+  await using t = await setup();
+  assert((await t.make().deploy(makeSpec("web"), t.dir, () => {})).ok);
+  await Deno.remove(releaseEnvPath(t.dataDir, "web", 1));
+  for (const c of [...t.runtime.containers.values()]) {
+    await t.runtime.remove(c.id, { force: true });
+  }
+  const res = await t.make().rollback("web", 1, () => {});
+  assert(res.ok, res.error);
+  assertEquals(Object.keys(t.envs()), ["web-1-1"]);
+});

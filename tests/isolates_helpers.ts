@@ -3,7 +3,6 @@
  * dir, and artifacts written from source text.
  */
 import { silentLogger } from "../lib/log.ts";
-import { assert } from "./isolates_assert.ts";
 import { denyNetList } from "../lib/isolates/net_policy.ts";
 import {
   type IsolateLog,
@@ -110,9 +109,10 @@ export function holdRequest(
     } as RequestInit),
     { clientIp: "127.0.0.1" },
   );
-  const started = until(() =>
-    pool.isolates(target.key).some((i) => i.inflight > 0)
-  ).then((ok) => assert(ok, `no isolate of ${target.key} took the request`));
+  const started = until(
+    () => pool.isolates(target.key).some((i) => i.inflight > 0),
+    { what: `an isolate of ${target.key} to take the request` },
+  );
   return {
     started,
     async finish(text: string) {
@@ -124,11 +124,5 @@ export function holdRequest(
   };
 }
 
-/** Polls `cond` every 10 ms until it holds or `ms` pass; its last value. */
-export async function until(cond: () => boolean, ms = 5000): Promise<boolean> {
-  const by = Date.now() + ms;
-  while (!cond() && Date.now() < by) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return cond();
-}
+import { until } from "./_until.ts";
+export { until };

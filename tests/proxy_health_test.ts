@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
 import { raw, spec, startBackend, startProxy } from "./_proxy_helpers.ts";
-
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from "./_until.ts";
 
 Deno.test("active health checks take a failing replica out and back in", async () => {
   let healthy = true;

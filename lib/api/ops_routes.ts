@@ -8,7 +8,7 @@
 import type { Hono } from "hono";
 import type { DeploymentStatus } from "../daemon/platform.ts";
 import { InputError } from "../errors.ts";
-import { type ApiContext, serviceParam } from "./app.ts";
+import { type ApiContext, serviceParam } from "./context.ts";
 import { auditedRun } from "./audited_run.ts";
 import { markerLine, progressResponse } from "./progress_stream.ts";
 

@@ -21,6 +21,12 @@ export interface DeployOptions {
   actor?: string;
 }
 
+/** Reads a directory's spec (lib/spec's `readSpec` fits). */
+export type ReadSpec = (
+  dir: string,
+  opts: DeployOptions,
+) => Promise<DeploySpec>;
+
 /** How a deploy ended. */
 export interface DeployResult {
   ok: boolean;

@@ -9,7 +9,7 @@
  * release; a value is taken only when the spec's keyed hash confirms it.
  */
 import type { ServiceSpec } from "../spec/types.ts";
-import type { DeployContext } from "./context.ts";
+import type { ContainerRuntime } from "../docker/mod.ts";
 import { hostKey } from "./host_key.ts";
 import {
   hasEnvPlaceholders,
@@ -89,6 +89,14 @@ export async function pruneReleaseEnv(
   }
 }
 
+/** What `releaseEnvValues()` reads (a `DeployContext` is one). */
+export interface EnvContext {
+  runtime: ContainerRuntime;
+  config: { server: { dataDir: string } };
+  /** Owner label value of this daemon's containers. */
+  owner: string;
+}
+
 /**
  * `spec` with its env values: itself when it holds them, else the values of
  * `release` read back (file, old-format label, a container of the release),
@@ -97,7 +105,7 @@ export async function pruneReleaseEnv(
  * release (never a value) when no source has them.
  */
 export async function releaseEnvValues(
-  ctx: DeployContext,
+  ctx: EnvContext,
   spec: ServiceSpec,
   release: number,
   labels: Record<string, string>[] = [],
@@ -105,6 +113,7 @@ export async function releaseEnvValues(
   if (!hasEnvPlaceholders(spec)) return spec;
   const { dataDir } = ctx.config.server;
   const names = Object.keys(spec.env);
+  if (!names.length) return { ...spec, env: {} };
   const all = [...labels];
   const img = await ctx.runtime.inspectImage(imageRef(spec.service, release));
   if (img) all.push(img.labels);

@@ -108,7 +108,10 @@ export class IsolatePool {
     // Sockets of an earlier daemon (killed before it could clean up) go.
     await Deno.remove(this.options.process.socketDir, { recursive: true })
       .catch(() => {});
-    await Deno.mkdir(this.options.process.socketDir, { recursive: true });
+    await Deno.mkdir(this.options.process.socketDir, {
+      recursive: true,
+      mode: 0o700,
+    });
     this.#supply.reconcile();
     this.#startSweep();
     await this.settled();

@@ -9,6 +9,7 @@
  * throughput of relaying them through the process by postMessage). Stdout
  * carries the process's events (isolate logs and exits).
  */
+import { privateCommand } from "./private_spawn.ts";
 import { type IsolateAnswer, UnixHttpClient } from "./unix_http.ts";
 
 /** How to start worker processes. */
@@ -21,8 +22,11 @@ export interface WorkerProcessOptions {
   socketDir: string;
   /** Paths isolates may read while loading code. */
   readPaths: string[];
-  /** Entries for --deny-net (CIDRs and hosts). */
-  denyNet: string[];
+  /**
+   * Entries for --deny-net (CIDRs and hosts); a function is called at each
+   * process start (the host's own addresses follow interface changes).
+   */
+  denyNet: string[] | (() => string[]);
   /** Memory cap (JS heap + external buffers) of each isolate, bytes. */
   memoryLimit: number;
   cpuLimitMs: number;
@@ -146,7 +150,8 @@ export class WorkerProcess {
         ...(o.v8Flags ?? []),
       ]}`,
     ];
-    if (o.denyNet.length) args.push(`--deny-net=${o.denyNet.join(",")}`);
+    const deny = typeof o.denyNet === "function" ? o.denyNet() : o.denyNet;
+    if (deny.length) args.push(`--deny-net=${deny.join(",")}`);
     args.push(
       `${o.runtimeDir}/process_main.ts`,
       this.socketDir,
@@ -164,7 +169,7 @@ export class WorkerProcess {
   async start(timeoutMs = 10_000): Promise<void> {
     await Deno.remove(this.socketDir, { recursive: true }).catch(() => {});
     await Deno.mkdir(this.socketDir, { recursive: true, mode: 0o700 });
-    const child = new Deno.Command(this.options.denoPath, {
+    const child = privateCommand(this.options.denoPath, {
       args: this.args(),
       stdin: "piped",
       stdout: "piped",
@@ -287,8 +292,9 @@ export class WorkerProcess {
     id: string,
     url: string,
     env: Record<string, string>,
+    inline = false,
   ): Promise<void> {
-    await this.#control("load", { id, url, env });
+    await this.#control("load", { id, url, env, inline });
   }
 
   /** Terminates an isolate. */
