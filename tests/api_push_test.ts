@@ -66,6 +66,7 @@ Deno.test("a push with a fresh signed token deploys and streams an ok marker", a
     domains: ["f.test"],
     env: ["A=1"],
     actor: key.fingerprint,
+    displayDir: ".",
   });
   assertEquals(
     api.audit.events.map((e) => `${e.action}:${e.result}:${e.release ?? ""}`),

@@ -32,11 +32,13 @@ import {
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../spec/types.ts";
 import type {
+  CheckedDeploy,
   DeploymentStatus,
   DeployOptions,
   DeployResult,
   Platform,
 } from "./platform.ts";
+import { checkAdminDomain } from "../deploy/reserved.ts";
 
 /** Reads a function directory's spec (lib/spec's readSpec fits). */
 export type ReadFunctionSpec = (
@@ -205,32 +207,52 @@ export class FunctionsPlatform implements Platform {
     opts: DeployOptions & { name?: string },
     progress: (line: string) => void,
   ): Promise<DeployResult> {
+    return await (await this.check(dir, opts)).run(progress);
+  }
+
+  /**
+   * Reads the function's spec and refuses a URL on the admin domain; URL
+   * claims against other deployments are checked when it deploys.
+   */
+  async check(
+    dir: string,
+    opts: DeployOptions & { name?: string },
+  ): Promise<CheckedDeploy> {
     const spec = await (this.options.readSpec ?? this.#readSpec)(dir, opts);
-    try {
-      const r = await this.deployments.deploy(
-        spec,
-        dir,
-        opts.actor ? { actor: opts.actor } : {},
-        progress,
-      );
-      return {
-        ok: true,
-        service: r.name,
-        kind: "function",
-        release: r.release,
-      };
-    } catch (err) {
-      if (isInputError(err) && (err as InputError).status !== 422) throw err;
-      const error = (err as Error).message;
-      progress(`deploy of ${spec.service} failed: ${error}`);
-      return {
-        ok: false,
-        service: spec.service,
-        kind: "function",
-        release: this.deployments.get(spec.service)?.release ?? null,
-        error,
-      };
-    }
+    const file = spec.entrypoint;
+    checkAdminDomain(file, spec.urls, this.config);
+    return {
+      run: async (progress) => {
+        checkAdminDomain(file, spec.urls, this.config);
+        try {
+          const r = await this.deployments.deploy(
+            spec,
+            dir,
+            opts.actor ? { actor: opts.actor } : {},
+            progress,
+          );
+          return {
+            ok: true,
+            service: r.name,
+            kind: "function",
+            release: r.release,
+          };
+        } catch (err) {
+          if (isInputError(err) && (err as InputError).status !== 422) {
+            throw err;
+          }
+          const error = (err as Error).message;
+          progress(`deploy of ${spec.service} failed: ${error}`);
+          return {
+            ok: false,
+            service: spec.service,
+            kind: "function",
+            release: this.deployments.get(spec.service)?.release ?? null,
+            error,
+          };
+        }
+      },
+    };
   }
 
   #readSpec: ReadFunctionSpec = async (dir, opts) => {
