@@ -79,6 +79,7 @@ export function registerFunctions(app: Hono, ctx: ApiContext): void {
         ),
       (err) =>
         ctx.log.error(`function ${name}: ${(err as Error).stack ?? err}`),
+      { heartbeatMs: ctx.deps.config.proxy.keepaliveTimeout / 3 },
     );
   });
 

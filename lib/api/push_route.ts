@@ -93,6 +93,8 @@ export function registerPush(app: Hono, ctx: ApiContext): void {
         }
       },
       (err) => log.error(`deploy by ${actor}: ${(err as Error).stack ?? err}`),
+      // a silent build step must not look idle to the connection guard
+      { heartbeatMs: deps.config.proxy.keepaliveTimeout / 3 },
     );
   });
 }
