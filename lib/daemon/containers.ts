@@ -164,7 +164,7 @@ export class ContainerPlatform implements Platform {
   async check(dir: string, opts: DeployOptions): Promise<CheckedDeploy> {
     const fn = this.options.functions;
     if (fn && !(await hasDockerfile(dir))) {
-      return await checkDeploy(fn, dir, opts);
+      return await this.#checkFn(fn, dir, opts);
     }
     const spec = await this.options.readSpec(dir, opts);
     if (spec.kind === "function") {
@@ -175,7 +175,7 @@ export class ContainerPlatform implements Platform {
           } is a function deployment, and this daemon runs no functions`,
         );
       }
-      return await checkDeploy(fn, dir, opts);
+      return await this.#checkFn(fn, dir, opts);
     }
     if (fn?.has(spec.service)) {
       throw new InputError(
@@ -186,6 +186,7 @@ export class ContainerPlatform implements Platform {
     await this.#docker();
     await this.deployer.check(spec as ServiceSpec);
     return {
+      spec,
       run: async (progress) => {
         const r = await this.deployer.deploy(
           spec as ServiceSpec,
@@ -195,6 +196,22 @@ export class ContainerPlatform implements Platform {
         return { ...r, kind: "service" };
       },
     };
+  }
+
+  /** The function side's check, then its URLs against every route. */
+  async #checkFn(
+    fn: FunctionSide,
+    dir: string,
+    opts: DeployOptions,
+  ): Promise<CheckedDeploy> {
+    const checked = await checkDeploy(fn, dir, opts);
+    if (checked.spec) {
+      this.deployer.ctx.traffic.checkUrls(
+        checked.spec.service,
+        checked.spec.urls,
+      );
+    }
+    return checked;
   }
 
   async list(): Promise<DeploymentStatus[]> {

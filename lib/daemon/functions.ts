@@ -211,8 +211,9 @@ export class FunctionsPlatform implements Platform {
   }
 
   /**
-   * Reads the function's spec and refuses a URL on the admin domain; URL
-   * claims against other deployments are checked when it deploys.
+   * Reads the function's spec and refuses a URL on the admin domain (the
+   * composite platform checks its URL claims against the proxy's routes);
+   * the claims are checked again when it deploys.
    */
   async check(
     dir: string,
@@ -222,6 +223,7 @@ export class FunctionsPlatform implements Platform {
     const file = spec.entrypoint;
     checkAdminDomain(file, spec.urls, this.config);
     return {
+      spec,
       run: async (progress) => {
         checkAdminDomain(file, spec.urls, this.config);
         try {

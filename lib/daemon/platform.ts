@@ -29,6 +29,8 @@ export interface DeployOptions {
 
 /** A deploy whose refusals known before building have been checked. */
 export interface CheckedDeploy {
+  /** The spec it deploys (absent from a Platform without `check`). */
+  spec?: DeploySpec;
   /** Builds and rolls out (the checks run again under the service lock). */
   run(progress: (line: string) => void): Promise<DeployResult>;
 }

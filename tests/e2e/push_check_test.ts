@@ -224,6 +224,11 @@ keepalive_timeout = "2s"
     ]);
     assertEquals(fnCli.code, 2, `${fnCli.stdout}\n${fnCli.stderr}`);
     assertStringIncludes(fnCli.stderr, "admin domain");
+    // A function whose URL a container service holds: 409 before bundling.
+    const fnClash = await mypaas(["push", server, fnDir, "--domain", host]);
+    assertEquals(fnClash.code, 2, `${fnClash.stdout}\n${fnClash.stderr}`);
+    assertStringIncludes(fnClash.stderr, "HTTP 409");
+    assertStringIncludes(fnClash.stderr, `already served by "${web}"`);
     // SIGHUP moves the admin domain: the check follows it.
     await Deno.writeTextFile(`${dir}/config.toml`, config("127.0.0.1"));
     daemon.kill("SIGHUP");
