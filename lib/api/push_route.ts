@@ -11,7 +11,7 @@
  */
 import type { Hono } from "hono";
 import { extractArchive } from "../archive/mod.ts";
-import { InputError } from "../errors.ts";
+import { InputError, isInputError } from "../errors.ts";
 import type { ApiContext } from "./app.ts";
 import { checkDeploy } from "../daemon/platform.ts";
 import { auditedRun } from "./audited_run.ts";
@@ -63,9 +63,14 @@ export function registerPush(app: Hono, ctx: ApiContext): void {
       const named = `${work}/${opts.name ?? "app"}`;
       await Deno.rename(dir, named);
       dir = named;
+      // A refusal (InputError) is answered with its status; any other
+      // failure (Docker down) ends the stream as a failed deploy, as before.
       checked = await checkDeploy(deps.platform, dir, {
         ...toDeployOptions(opts, actor),
         displayDir: ".",
+      }).catch((err) => {
+        if (isInputError(err)) throw err;
+        return { run: () => Promise.reject(err) };
       });
     } catch (err) {
       await Deno.remove(work, { recursive: true }).catch(() => {});
