@@ -164,7 +164,7 @@ export class ContainerPlatform implements Platform {
   async check(dir: string, opts: DeployOptions): Promise<CheckedDeploy> {
     const fn = this.options.functions;
     if (fn && !(await hasDockerfile(dir))) {
-      return await this.#checkFn(fn, dir, opts);
+      return await checkDeploy(fn, dir, opts);
     }
     const spec = await this.options.readSpec(dir, opts);
     if (spec.kind === "function") {
@@ -175,7 +175,7 @@ export class ContainerPlatform implements Platform {
           } is a function deployment, and this daemon runs no functions`,
         );
       }
-      return await this.#checkFn(fn, dir, opts);
+      return await checkDeploy(fn, dir, opts);
     }
     if (fn?.has(spec.service)) {
       throw new InputError(
@@ -196,22 +196,6 @@ export class ContainerPlatform implements Platform {
         return { ...r, kind: "service" };
       },
     };
-  }
-
-  /** The function side's check, then its URLs against every route. */
-  async #checkFn(
-    fn: FunctionSide,
-    dir: string,
-    opts: DeployOptions,
-  ): Promise<CheckedDeploy> {
-    const checked = await checkDeploy(fn, dir, opts);
-    if (checked.spec) {
-      this.deployer.ctx.traffic.checkUrls(
-        checked.spec.service,
-        checked.spec.urls,
-      );
-    }
-    return checked;
   }
 
   async list(): Promise<DeploymentStatus[]> {

@@ -50,7 +50,7 @@ export type ReadFunctionSpec = (
 export interface FunctionsOptions {
   log: Logger;
   /** The proxy router; without one, `handleByHost` is the way in. */
-  routes?: FunctionRoutes;
+  routes?: CheckedRoutes;
   /** `deno` binary; found next to / on PATH when omitted. */
   denoPath?: string;
   /** PATH to search for `deno` (the composition root passes the env's). */
@@ -70,6 +70,11 @@ export async function isFunctionDir(dir: string): Promise<boolean> {
     return true;
   }
 }
+
+/** The routes, and (the proxy's Router has it) a claim check before bundling. */
+export type CheckedRoutes = FunctionRoutes & {
+  checkUrls?(name: string, urls: FunctionSpec["urls"]): void;
+};
 
 const noRoutes: FunctionRoutes = { setHandler() {}, removeHandler() {} };
 
@@ -94,7 +99,7 @@ export class FunctionsPlatform implements Platform {
   }
 
   /** Routes function URLs through the proxy's router; call before start(). */
-  attachRoutes(routes: FunctionRoutes): void {
+  attachRoutes(routes: CheckedRoutes): void {
     if (this.#deployments) {
       throw new Error("attachRoutes() must come before start()");
     }
@@ -211,9 +216,9 @@ export class FunctionsPlatform implements Platform {
   }
 
   /**
-   * Reads the function's spec and refuses a URL on the admin domain (the
-   * composite platform checks its URL claims against the proxy's routes);
-   * the claims are checked again when it deploys.
+   * Reads the function's spec and refuses a URL on the admin domain or one
+   * another deployment's route holds (409); the claims are checked again
+   * when it deploys.
    */
   async check(
     dir: string,
@@ -222,6 +227,7 @@ export class FunctionsPlatform implements Platform {
     const spec = await (this.options.readSpec ?? this.#readSpec)(dir, opts);
     const file = spec.entrypoint;
     checkAdminDomain(file, spec.urls, this.config);
+    this.options.routes?.checkUrls?.(spec.service, spec.urls);
     return {
       spec,
       run: async (progress) => {
@@ -280,6 +286,17 @@ export class FunctionsPlatform implements Platform {
     opts: DeployOptions,
     progress: (line: string) => void,
   ): Promise<DeployResult> {
+    return await (await this.checkSingleFile(name, source, opts)).run(
+      progress,
+    );
+  }
+
+  /** `check` for one source file (the body of `POST /daemon/functions/NAME`). */
+  async checkSingleFile(
+    name: string,
+    source: string,
+    opts: DeployOptions,
+  ): Promise<CheckedDeploy> {
     const clean = sanitizeName(name);
     if (!clean || clean !== name) {
       throw new InputError(
@@ -287,16 +304,29 @@ export class FunctionsPlatform implements Platform {
       );
     }
     const dir = await Deno.makeTempDir({ prefix: "mypaas-fn-" });
+    const cleanup = () => Deno.remove(dir, { recursive: true }).catch(() => {});
     try {
       const entry = opts.entrypoint ?? "main.ts";
       await Deno.writeTextFile(`${dir}/${entry}`, source);
-      return await this.deploy(
-        dir,
-        { ...opts, entrypoint: entry, name },
-        progress,
-      );
-    } finally {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      const checked = await this.check(dir, {
+        displayDir: ".",
+        ...opts,
+        entrypoint: entry,
+        name,
+      });
+      return {
+        spec: checked.spec!,
+        run: async (progress) => {
+          try {
+            return await checked.run(progress);
+          } finally {
+            await cleanup();
+          }
+        },
+      };
+    } catch (err) {
+      await cleanup();
+      throw err;
     }
   }
 
