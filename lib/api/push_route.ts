@@ -12,7 +12,7 @@
 import type { Hono } from "hono";
 import { extractArchive } from "../archive/mod.ts";
 import { InputError, isInputError } from "../errors.ts";
-import type { ApiContext } from "./app.ts";
+import type { ApiContext } from "./context.ts";
 import { checkDeploy } from "../daemon/platform.ts";
 import { auditedRun } from "./audited_run.ts";
 import { progressResponse } from "./progress_stream.ts";

@@ -27,7 +27,7 @@ import {
 } from "../deploy/mod.ts";
 import { InputError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { DeploySpec, ServiceSpec } from "../spec/types.ts";
+import type { ServiceSpec } from "../spec/types.ts";
 import {
   checkDeploy,
   type CheckedDeploy,
@@ -35,13 +35,8 @@ import {
   type DeployOptions,
   type DeployResult,
   type Platform,
+  type ReadSpec,
 } from "./platform.ts";
-
-/** Reads a directory's spec (lib/spec's `readSpec` fits). */
-export type ReadSpec = (
-  dir: string,
-  opts: DeployOptions,
-) => Promise<DeploySpec>;
 
 /** The function side, as far as the dispatch needs it. */
 export interface FunctionSide extends Platform {
@@ -289,5 +284,3 @@ async function hasDockerfile(dir: string): Promise<boolean> {
     throw err;
   }
 }
-
-export { readSpecForDeploy } from "./read_spec.ts";
