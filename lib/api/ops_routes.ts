@@ -87,13 +87,20 @@ export function registerOps(app: Hono, ctx: ApiContext): void {
       throw new InputError(`release must be a release number, got "${rel}"`);
     }
     const actor = caller.fingerprint;
-    return progressResponse("rollback", async (progress) => {
-      return await auditedRun(
-        audit,
-        { action: "rollback", actor, service },
-        () => deps.platform.rollback(service, release, progress, actor),
-      );
-    }, (err) => log.error(`rollback of ${service}: ${err}`));
+    return progressResponse(
+      "rollback",
+      async (progress) => {
+        return await auditedRun(
+          audit,
+          { action: "rollback", actor, service },
+          () => deps.platform.rollback(service, release, progress, actor),
+        );
+      },
+      (err) => log.error(`rollback of ${service}: ${err}`),
+      {
+        heartbeatMs: deps.config.proxy.keepaliveTimeout / 3,
+      },
+    );
   });
 
   for (const op of ["remove", "restart"] as const) {

@@ -16,6 +16,7 @@ import {
   describeLog,
   logLimits,
 } from "./container_config.ts";
+import { checkAdminDomain, checkPublishedPorts } from "./reserved.ts";
 import {
   addTraffic,
   type DeployContext,
@@ -97,6 +98,37 @@ export class Deployer {
     );
   }
 
+  /**
+   * The refusals known before building: URL claims (other services,
+   * functions, the admin domain), `publish` (strategy, the daemon's own
+   * ports, another service's ports) and volumes. Throws `InputError`s. The
+   * push API runs it before answering; `deploy` runs it again under the
+   * service lock, as another deploy may have claimed something since.
+   */
+  async check(spec: ServiceSpec): Promise<void> {
+    const { ctx } = this;
+    checkAdminDomain(spec.file, spec.urls, ctx.config);
+    ctx.traffic.checkUrls(spec.service, spec.urls);
+    checkPublish(spec);
+    if (spec.publish.length) {
+      const others = new Map<string, ServiceSpec["publish"]>();
+      for (const r of await serviceReplicas(ctx)) {
+        const s = specFromLabels(r.labels);
+        if (!s || s.service === spec.service) continue;
+        others.set(s.service, [...(others.get(s.service) ?? []), ...s.publish]);
+      }
+      checkPublishedPorts(
+        spec.file,
+        spec.service,
+        spec.publish,
+        ctx.config,
+        others,
+      );
+    }
+    await checkVolumes(spec, ctx.config);
+    logLimits(spec, ctx.config); // refuses a mypaas.logs above the host's cap
+  }
+
   async #phased<T>(service: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -112,10 +144,7 @@ export class Deployer {
     progress: (line: string) => void,
   ): Promise<ServiceDeployResult> {
     const { ctx } = this;
-    ctx.traffic.checkUrls(spec.service, spec.urls);
-    checkPublish(spec);
-    await checkVolumes(spec, ctx.config);
-    logLimits(spec, ctx.config); // refuses a mypaas.logs above the host's cap
+    await this.check(spec);
     const old = await serviceReplicas(ctx, spec.service);
     const current = currentRelease(old);
     const release = await nextRelease(ctx, spec.service);
