@@ -7,7 +7,7 @@
 import { InputError } from "../errors.ts";
 import { lines } from "../lines.ts";
 import { canonicalRequest, makeToken, type PrivateKey } from "../keys/mod.ts";
-import { parseMarker } from "./progress_stream.ts";
+import { isHeartbeat, parseMarker } from "./progress_stream.ts";
 
 /** Options of an API client. */
 export interface ClientOptions {
@@ -160,10 +160,21 @@ export async function readStream(
     detail: "the server closed the stream before the end",
   };
   if (!res.body) return result;
-  for await (const line of lines(res.body)) {
-    const m = parseMarker(line);
-    if (m) result = { status: m.status, detail: m.detail };
-    else onLine(line);
+  try {
+    for await (const line of lines(res.body)) {
+      if (isHeartbeat(line)) continue;
+      const m = parseMarker(line);
+      if (m) result = { status: m.status, detail: m.detail };
+      else onLine(line);
+    }
+  } catch (err) {
+    // The connection was cut: the operation may still finish on the server.
+    return {
+      status: "missing",
+      detail: `the connection was cut before the end (${
+        (err as Error).message
+      }); the operation may still finish: check with "mypaas status"`,
+    };
   }
   return result;
 }

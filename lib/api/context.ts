@@ -8,6 +8,7 @@ import type { Context } from "hono";
 import type { AuditSink } from "../audit.ts";
 import type { ResolvedConfig } from "../config/mod.ts";
 import type {
+  CheckedDeploy,
   DeployOptions,
   DeployResult,
   Platform,
@@ -25,6 +26,12 @@ export interface FunctionUploads {
     opts: DeployOptions,
     progress: (line: string) => void,
   ): Promise<DeployResult>;
+  /** Checks before the stream; without it refusals arrive in the stream. */
+  checkSingleFile?(
+    name: string,
+    source: string,
+    opts: DeployOptions,
+  ): Promise<CheckedDeploy>;
   remove(name: string, actor?: string): Promise<void>;
 }
 

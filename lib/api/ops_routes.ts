@@ -87,13 +87,20 @@ export function registerOps(app: Hono, ctx: ApiContext): void {
       throw new InputError(`release must be a release number, got "${rel}"`);
     }
     const actor = caller.fingerprint;
-    return progressResponse("rollback", async (progress) => {
-      return await auditedRun(
-        audit,
-        { action: "rollback", actor, service },
-        () => deps.platform.rollback(service, release, progress, actor),
-      );
-    }, (err) => log.error(`rollback of ${service}: ${err}`));
+    return progressResponse(
+      "rollback",
+      async (progress) => {
+        return await auditedRun(
+          audit,
+          { action: "rollback", actor, service },
+          () => deps.platform.rollback(service, release, progress, actor),
+        );
+      },
+      (err) => log.error(`rollback of ${service}: ${err}`),
+      {
+        heartbeatMs: deps.config.proxy.keepaliveTimeout / 3,
+      },
+    );
   });
 
   for (const op of ["remove", "restart"] as const) {
@@ -135,7 +142,9 @@ export function formatStatus(list: DeploymentStatus[]): string {
     for (const u of s.urls) lines.push(`  url ${u}`);
     for (const i of s.instances) {
       lines.push(
-        `  ${i.id} ${i.state}${i.restarts ? ` (${i.restarts} restarts)` : ""}`,
+        `  ${i.id} ${i.state}${i.restarts ? ` (${i.restarts} restarts)` : ""}${
+          i.log ? `, log ${i.log}` : ""
+        }`,
       );
     }
     if (s.pool) {

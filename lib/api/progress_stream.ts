@@ -8,11 +8,24 @@
  *   mypaas: <op> refused: <why>     (exit 2: bad input, e.g. a spec error)
  *
  * A MyPaas client just prints every line, so it stays readable there too.
+ *
+ * While the operation is silent longer than the heartbeat interval (a third
+ * of `[proxy] keepalive_timeout`, so the connection guard never sees the
+ * connection idle), a heartbeat line `mypaas: working (Ns)` is sent; our
+ * client does not print it, a MyPaas client prints it as progress.
  */
 import { isInputError } from "../errors.ts";
 
 /** The prefix of the final line. */
 export const MARKER = "mypaas: ";
+
+/** How a heartbeat line starts (it never parses as a marker). */
+export const HEARTBEAT = `${MARKER}working`;
+
+/** True for a heartbeat line. */
+export function isHeartbeat(line: string): boolean {
+  return line.startsWith(HEARTBEAT);
+}
 
 /** The outcome an operation reports on its final line. */
 export interface Outcome {
@@ -57,18 +70,36 @@ export function progressResponse(
   op: string,
   run: (progress: (line: string) => void) => Promise<Outcome>,
   onError: (err: unknown) => void,
+  opts: { heartbeatMs?: number } = {},
 ): Response {
   const enc = new TextEncoder();
   let closed = false;
   let ctl!: ReadableStreamDefaultController<Uint8Array>;
+  const started = Date.now();
+  let lastSent = started;
+  let beat: ReturnType<typeof setInterval> | undefined;
   const send = (text: string) => {
     if (closed) return;
     try {
       ctl.enqueue(enc.encode(text));
+      lastSent = Date.now();
     } catch {
       closed = true; // the client went away; the operation goes on
     }
   };
+  const every = opts.heartbeatMs;
+  if (every !== undefined && every > 0) {
+    // ticks at a fraction of the interval; beats only after `every` of silence
+    const tick = Math.max(10, Math.floor(every / 4));
+    beat = setInterval(() => {
+      if (closed) return clearInterval(beat);
+      if (Date.now() - lastSent >= every) {
+        send(
+          `${HEARTBEAT} (${Math.round((Date.now() - started) / 1000)}s)\n`,
+        );
+      }
+    }, tick);
+  }
   const body = new ReadableStream<Uint8Array>({
     start(c) {
       ctl = c;
@@ -90,6 +121,7 @@ export function progressResponse(
           }
         },
       ).finally(() => {
+        clearInterval(beat);
         if (!closed) {
           closed = true;
           try {
@@ -100,6 +132,7 @@ export function progressResponse(
     },
     cancel() {
       closed = true;
+      clearInterval(beat);
     },
   });
   return new Response(body, {

@@ -28,12 +28,14 @@ import {
 import { InputError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ServiceSpec } from "../spec/types.ts";
-import type {
-  DeploymentStatus,
-  DeployOptions,
-  DeployResult,
-  Platform,
-  ReadSpec,
+import {
+  checkDeploy,
+  type CheckedDeploy,
+  type DeploymentStatus,
+  type DeployOptions,
+  type DeployResult,
+  type Platform,
+  type ReadSpec,
 } from "./platform.ts";
 
 /** The function side, as far as the dispatch needs it. */
@@ -147,27 +149,48 @@ export class ContainerPlatform implements Platform {
     opts: DeployOptions,
     progress: (line: string) => void,
   ): Promise<DeployResult> {
+    return await (await this.check(dir, opts)).run(progress);
+  }
+
+  /**
+   * Dispatches to the function side or checks the service's spec against
+   * the running state (URLs, the admin domain, published ports, volumes).
+   */
+  async check(dir: string, opts: DeployOptions): Promise<CheckedDeploy> {
     const fn = this.options.functions;
     if (fn && !(await hasDockerfile(dir))) {
-      return await fn.deploy(dir, opts, progress);
+      return await checkDeploy(fn, dir, opts);
     }
     const spec = await this.options.readSpec(dir, opts);
     if (spec.kind === "function") {
       if (!fn) {
         throw new InputError(
-          `${dir} is a function deployment, and this daemon runs no functions`,
+          `${
+            opts.displayDir ?? dir
+          } is a function deployment, and this daemon runs no functions`,
         );
       }
-      return await fn.deploy(dir, opts, progress);
+      return await checkDeploy(fn, dir, opts);
     }
     if (fn?.has(spec.service)) {
       throw new InputError(
         `${spec.service} is already a function deployment: remove it first or pick another mypaas.service`,
+        { status: 409 },
       );
     }
     await this.#docker();
-    const r = await this.deployer.deploy(spec as ServiceSpec, dir, progress);
-    return { ...r, kind: "service" };
+    await this.deployer.check(spec as ServiceSpec);
+    return {
+      spec,
+      run: async (progress) => {
+        const r = await this.deployer.deploy(
+          spec as ServiceSpec,
+          dir,
+          progress,
+        );
+        return { ...r, kind: "service" };
+      },
+    };
   }
 
   async list(): Promise<DeploymentStatus[]> {
@@ -186,6 +209,7 @@ export class ContainerPlatform implements Platform {
             id: i.name,
             state: i.state,
             restarts: i.restarts,
+            ...(i.log ? { log: i.log } : {}),
           })),
           releases: s.releases,
         });

@@ -33,11 +33,13 @@ import {
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../spec/types.ts";
 import type {
+  CheckedDeploy,
   DeploymentStatus,
   DeployOptions,
   DeployResult,
   Platform,
 } from "./platform.ts";
+import { checkAdminDomain } from "../deploy/reserved.ts";
 
 /** Reads a function directory's spec (lib/spec's readSpec fits). */
 export type ReadFunctionSpec = (
@@ -49,7 +51,7 @@ export type ReadFunctionSpec = (
 export interface FunctionsOptions {
   log: Logger;
   /** The proxy router; without one, `handleByHost` is the way in. */
-  routes?: FunctionRoutes;
+  routes?: CheckedRoutes;
   /** `deno` binary; found next to / on PATH when omitted. */
   denoPath?: string;
   /** PATH to search for `deno` (the composition root passes the env's). */
@@ -69,6 +71,11 @@ export async function isFunctionDir(dir: string): Promise<boolean> {
     return true;
   }
 }
+
+/** The routes, and (the proxy's Router has it) a claim check before bundling. */
+export type CheckedRoutes = FunctionRoutes & {
+  checkUrls?(name: string, urls: FunctionSpec["urls"]): void;
+};
 
 const noRoutes: FunctionRoutes = { setHandler() {}, removeHandler() {} };
 
@@ -93,7 +100,7 @@ export class FunctionsPlatform implements Platform {
   }
 
   /** Routes function URLs through the proxy's router; call before start(). */
-  attachRoutes(routes: FunctionRoutes): void {
+  attachRoutes(routes: CheckedRoutes): void {
     if (this.#deployments) {
       throw new Error("attachRoutes() must come before start()");
     }
@@ -214,32 +221,55 @@ export class FunctionsPlatform implements Platform {
     opts: DeployOptions & { name?: string },
     progress: (line: string) => void,
   ): Promise<DeployResult> {
+    return await (await this.check(dir, opts)).run(progress);
+  }
+
+  /**
+   * Reads the function's spec and refuses a URL on the admin domain or one
+   * another deployment's route holds (409); the claims are checked again
+   * when it deploys.
+   */
+  async check(
+    dir: string,
+    opts: DeployOptions & { name?: string },
+  ): Promise<CheckedDeploy> {
     const spec = await (this.options.readSpec ?? this.#readSpec)(dir, opts);
-    try {
-      const r = await this.deployments.deploy(
-        spec,
-        dir,
-        opts.actor ? { actor: opts.actor } : {},
-        progress,
-      );
-      return {
-        ok: true,
-        service: r.name,
-        kind: "function",
-        release: r.release,
-      };
-    } catch (err) {
-      if (isInputError(err) && (err as InputError).status !== 422) throw err;
-      const error = (err as Error).message;
-      progress(`deploy of ${spec.service} failed: ${error}`);
-      return {
-        ok: false,
-        service: spec.service,
-        kind: "function",
-        release: this.deployments.get(spec.service)?.release ?? null,
-        error,
-      };
-    }
+    const file = spec.entrypoint;
+    checkAdminDomain(file, spec.urls, this.config);
+    this.options.routes?.checkUrls?.(spec.service, spec.urls);
+    return {
+      spec,
+      run: async (progress) => {
+        checkAdminDomain(file, spec.urls, this.config);
+        try {
+          const r = await this.deployments.deploy(
+            spec,
+            dir,
+            opts.actor ? { actor: opts.actor } : {},
+            progress,
+          );
+          return {
+            ok: true,
+            service: r.name,
+            kind: "function",
+            release: r.release,
+          };
+        } catch (err) {
+          if (isInputError(err) && (err as InputError).status !== 422) {
+            throw err;
+          }
+          const error = (err as Error).message;
+          progress(`deploy of ${spec.service} failed: ${error}`);
+          return {
+            ok: false,
+            service: spec.service,
+            kind: "function",
+            release: this.deployments.get(spec.service)?.release ?? null,
+            error,
+          };
+        }
+      },
+    };
   }
 
   #readSpec: ReadFunctionSpec = async (dir, opts) => {
@@ -265,6 +295,17 @@ export class FunctionsPlatform implements Platform {
     opts: DeployOptions,
     progress: (line: string) => void,
   ): Promise<DeployResult> {
+    return await (await this.checkSingleFile(name, source, opts)).run(
+      progress,
+    );
+  }
+
+  /** `check` for one source file (the body of `POST /daemon/functions/NAME`). */
+  async checkSingleFile(
+    name: string,
+    source: string,
+    opts: DeployOptions,
+  ): Promise<CheckedDeploy> {
     const clean = sanitizeName(name);
     if (!clean || clean !== name) {
       throw new InputError(
@@ -272,16 +313,29 @@ export class FunctionsPlatform implements Platform {
       );
     }
     const dir = await Deno.makeTempDir({ prefix: "mypaas-fn-" });
+    const cleanup = () => Deno.remove(dir, { recursive: true }).catch(() => {});
     try {
       const entry = opts.entrypoint ?? "main.ts";
       await Deno.writeTextFile(`${dir}/${entry}`, source);
-      return await this.deploy(
-        dir,
-        { ...opts, entrypoint: entry, name },
-        progress,
-      );
-    } finally {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      const checked = await this.check(dir, {
+        displayDir: ".",
+        ...opts,
+        entrypoint: entry,
+        name,
+      });
+      return {
+        spec: checked.spec!,
+        run: async (progress) => {
+          try {
+            return await checked.run(progress);
+          } finally {
+            await cleanup();
+          }
+        },
+      };
+    } catch (err) {
+      await cleanup();
+      throw err;
     }
   }
 

@@ -19,6 +19,20 @@ export interface DeployOptions {
   skipOptimize?: boolean;
   /** Who asked (key fingerprint, or "local"), for the audit log. */
   actor?: string;
+  /**
+   * How spec errors show the directory (default: its path). The push API
+   * passes "." so a refusal says `Dockerfile:2: ...`, not the server's
+   * temporary upload path.
+   */
+  displayDir?: string;
+}
+
+/** A deploy whose refusals known before building have been checked. */
+export interface CheckedDeploy {
+  /** The spec it deploys (absent from a Platform without `check`). */
+  spec?: DeploySpec;
+  /** Builds and rolls out (the checks run again under the service lock). */
+  run(progress: (line: string) => void): Promise<DeployResult>;
 }
 
 /** Reads a directory's spec (lib/spec's `readSpec` fits). */
@@ -46,8 +60,11 @@ export interface DeploymentStatus {
   urls: string[];
   /** e.g. "running", "deploying", "stopped", "idle". */
   state: string;
-  /** Containers or isolates with their own state and restart count. */
-  instances: { id: string; state: string; restarts: number }[];
+  /**
+   * Containers or isolates with their own state and restart count; a
+   * container also with its log rotation (`json-file:3x10m`).
+   */
+  instances: { id: string; state: string; restarts: number; log?: string }[];
   /** Releases kept for rollback, newest first. */
   releases: number[];
   /**
@@ -58,8 +75,27 @@ export interface DeploymentStatus {
   pool?: { evictions: number; queued: number; rejected: number };
 }
 
+/** `platform.check`, or a CheckedDeploy that only deploys when it has none. */
+export async function checkDeploy(
+  platform: Platform,
+  dir: string,
+  opts: DeployOptions,
+): Promise<CheckedDeploy> {
+  if (platform.check) return await platform.check(dir, opts);
+  return {
+    run: (progress) => platform.deploy(dir, opts, progress),
+  };
+}
+
 /** The operations both front doors offer. Progress lines stream to `progress`. */
 export interface Platform {
+  /**
+   * Reads the directory's spec and refuses (throws `InputError`, with its
+   * HTTP status) what is known before building: a bad spec, URL, publish
+   * or volume conflicts. Picks the side (service or function). Without it
+   * the push API deploys directly and refusals arrive in the stream.
+   */
+  check?(dir: string, opts: DeployOptions): Promise<CheckedDeploy>;
   /** Deploys the directory (already unpacked on this host). */
   deploy(
     dir: string,

@@ -16,6 +16,7 @@ export function readSpecForDeploy(
     readSpec(dir, {
       env: config.env,
       home,
+      ...(opts.displayDir !== undefined ? { displayDir: opts.displayDir } : {}),
       options: {
         ...(opts.domains ? { domains: opts.domains } : {}),
         ...(opts.env ? { env: opts.env } : {}),

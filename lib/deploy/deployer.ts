@@ -10,7 +10,13 @@
 import { InputError, NotFoundError } from "../errors.ts";
 import type { ServiceSpec } from "../spec/types.ts";
 import { buildRelease, ReleaseBuildError } from "./build.ts";
-import { checkPublish, checkVolumes } from "./container_config.ts";
+import {
+  checkPublish,
+  checkVolumes,
+  describeLog,
+  logLimits,
+} from "./container_config.ts";
+import { checkAdminDomain, checkPublishedPorts } from "./reserved.ts";
 import {
   addTraffic,
   type DeployContext,
@@ -44,7 +50,14 @@ export interface ServiceStatus {
   urls: string[];
   /** "running", "deploying", "degraded" or "stopped". */
   state: string;
-  instances: { id: string; name: string; state: string; restarts: number }[];
+  instances: {
+    id: string;
+    name: string;
+    state: string;
+    restarts: number;
+    /** Its log driver and rotation (`describeLog`). */
+    log?: string;
+  }[];
   releases: number[];
 }
 
@@ -85,6 +98,37 @@ export class Deployer {
     );
   }
 
+  /**
+   * The refusals known before building: URL claims (other services,
+   * functions, the admin domain), `publish` (strategy, the daemon's own
+   * ports, another service's ports) and volumes. Throws `InputError`s. The
+   * push API runs it before answering; `deploy` runs it again under the
+   * service lock, as another deploy may have claimed something since.
+   */
+  async check(spec: ServiceSpec): Promise<void> {
+    const { ctx } = this;
+    checkAdminDomain(spec.file, spec.urls, ctx.config);
+    ctx.traffic.checkUrls(spec.service, spec.urls);
+    checkPublish(spec);
+    if (spec.publish.length) {
+      const others = new Map<string, ServiceSpec["publish"]>();
+      for (const r of await serviceReplicas(ctx)) {
+        const s = specFromLabels(r.labels);
+        if (!s || s.service === spec.service) continue;
+        others.set(s.service, [...(others.get(s.service) ?? []), ...s.publish]);
+      }
+      checkPublishedPorts(
+        spec.file,
+        spec.service,
+        spec.publish,
+        ctx.config,
+        others,
+      );
+    }
+    await checkVolumes(spec, ctx.config);
+    logLimits(spec, ctx.config); // refuses a mypaas.logs above the host's cap
+  }
+
   async #phased<T>(service: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -100,9 +144,7 @@ export class Deployer {
     progress: (line: string) => void,
   ): Promise<ServiceDeployResult> {
     const { ctx } = this;
-    ctx.traffic.checkUrls(spec.service, spec.urls);
-    checkPublish(spec);
-    await checkVolumes(spec, ctx.config);
+    await this.check(spec);
     const old = await serviceReplicas(ctx, spec.service);
     const current = currentRelease(old);
     const release = await nextRelease(ctx, spec.service);
@@ -313,6 +355,7 @@ export class Deployer {
           state: c?.state ?? "gone",
           restarts: (c?.restartCount ?? 0) +
             (this.livenessRestarts.get(r.id) ?? 0),
+          ...(c ? { log: describeLog(c.log) } : {}),
         });
       }
       const running = instances.filter((i) => i.state === "running").length;

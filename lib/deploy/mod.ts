@@ -9,7 +9,10 @@ export {
   checkPublish,
   checkVolumes,
   containerConfig,
+  describeLog,
+  logLimits,
 } from "./container_config.ts";
+export { checkAdminDomain, checkPublishedPorts } from "./reserved.ts";
 export { latestBases, readIgnoreList, ReleaseBuildError } from "./build.ts";
 export { containerName, imageRef, LABEL } from "./labels.ts";
 export { LivenessMonitor } from "./liveness.ts";

@@ -92,12 +92,14 @@ export function parseSs(text: string): SsConn[] {
     if (f.length < 4 || !/^\d+$/.test(f[0]!)) continue;
     const [, localPort] = splitAddr(f[2]!);
     const [peerHost, peerPort] = splitAddr(f[3]!);
+    // ss prints lastsnd only when it is not 0 (`if (s->lastsnd)` in
+    // iproute2's tcp_show_info): a missing one means data was just sent.
     const snd = /(?:^|\s)lastsnd:(\d+)/.exec(line);
     conns.push({
       localPort,
       peer: f[3]!,
       key: connKey(peerHost, peerPort, localPort),
-      lastSendMs: snd ? Number(snd[1]) : Number.MAX_SAFE_INTEGER,
+      lastSendMs: snd ? Number(snd[1]) : 0,
     });
   }
   return conns;
