@@ -79,6 +79,8 @@ min_workers = 1
 max_workers = 2
 cluster_cpu_pct_target = 1.0
 cluster_memory_pct_target = 1.0
+# the bundler imports from no loopback address unless allowed
+allow_net = ["127.0.0.1"]
 `,
   );
   await using daemon = new DaemonProcess(`${dir}/config.toml`, {

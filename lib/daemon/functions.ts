@@ -22,6 +22,7 @@ import { ReleaseStore } from "../functions/releases.ts";
 import { sanitizeName } from "../spec/mod.ts";
 import { readSpecForDeploy } from "./read_spec.ts";
 import {
+  currentDenyList,
   findDeno,
   HostLoad,
   installRuntime,
@@ -152,6 +153,11 @@ export class FunctionsPlatform implements Platform {
       routes: this.options.routes ?? noRoutes,
       bundlesDir,
       denoPath,
+      runtimeDir,
+      // read per deploy: interfaces and a reload may change it
+      get denyImport() {
+        return currentDenyList(config.isolates.allowNet);
+      },
       denoDir: `${paths.functions}/_deno_dir`,
       // read per deploy: a reload may change it
       get keepReleases() {

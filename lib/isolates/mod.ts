@@ -14,7 +14,12 @@ import {
 } from "./pool.ts";
 
 export { HostLoad, type Load, type LoadSource } from "./host_load.ts";
-export { DENIED_NETS, denyNetList } from "./net_policy.ts";
+export {
+  currentDenyList,
+  DENIED_NETS,
+  denyNetList,
+  ownAddressDenies,
+} from "./net_policy.ts";
 export {
   type IsolateLog,
   IsolatePool,
@@ -69,6 +74,7 @@ export function poolOptions(
       denoDir: deps.denoDir,
       readPaths: deps.artifactDirs,
       denyNet: denyNetList(c.allowNet),
+      allowNet: c.allowNet,
       memoryLimit: c.memoryLimit,
       cpuLimitMs: c.cpuLimit,
       loadTimeoutMs: Math.max(5000, c.cpuLimit),

@@ -6,6 +6,9 @@
  * but no IPv6 CIDRs (`[fc00::]/7` is rejected), so IPv6 is denied by address
  * (`[::1]`); fc00::/7 and fe80::/10 have no route on a host without IPv6.
  * `[isolates] allow_net` re-opens IPv4 ranges by splitting the denied CIDRs.
+ * The host's own interface addresses (a public IP reaches the daemon and
+ * anything bound to 0.0.0.0) are denied too, unless `allow_net` covers
+ * them; they are read again at each worker process and bundler start.
  */
 
 /** Loopback, link-local (cloud metadata), private and Docker ranges. */
@@ -66,4 +69,45 @@ export function denyNetList(
     });
   }
   return out;
+}
+
+function covers(cidr: string, ip: string): boolean {
+  const c = parseCidr(cidr), a = parseCidr(ip);
+  if (!c || !a) return cidr === ip;
+  const size = 2 ** (32 - c[1]);
+  return a[0] >= c[0] && a[0] < c[0] + size;
+}
+
+/**
+ * The addresses of this host's own interfaces (IPv4 as `a.b.c.d`, IPv6 as
+ * `[addr]`; IPv6 link-local is left to the net guard) that neither `allow`
+ * nor `denied` covers. `interfaces` is injectable for tests.
+ */
+export function ownAddressDenies(
+  allow: readonly string[] = [],
+  denied: readonly string[] = DENIED_NETS,
+  interfaces: () => Deno.NetworkInterfaceInfo[] = Deno.networkInterfaces,
+): string[] {
+  let list: Deno.NetworkInterfaceInfo[];
+  try {
+    list = interfaces();
+  } catch {
+    return []; // no --allow-sys: a test process; the daemon has it
+  }
+  const out = new Set<string>();
+  for (const i of list) {
+    const addr = i.family === "IPv6" ? `[${i.address}]` : i.address;
+    if (i.family === "IPv6" && /^fe80:/i.test(i.address)) continue;
+    const match = (c: string) =>
+      i.family === "IPv4" ? covers(c, addr) : c === addr;
+    if (allow.some(match) || denied.some(match)) continue;
+    out.add(addr);
+  }
+  return [...out];
+}
+
+/** The full deny list now: denyNetList(allow) plus this host's addresses. */
+export function currentDenyList(allow: readonly string[] = []): string[] {
+  const base = denyNetList(allow);
+  return [...base, ...ownAddressDenies(allow, base)];
 }

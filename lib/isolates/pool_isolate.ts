@@ -51,6 +51,7 @@ export class PoolIsolate {
       key: string;
       url: string;
       env: Record<string, string>;
+      inline?: boolean;
       idleMs?: number;
     },
     instanceId: string | null,
@@ -60,7 +61,12 @@ export class PoolIsolate {
     this.idleMs = target.idleMs;
     this.instanceId = instanceId;
     this.touch();
-    this.ready = this.proc.loadIsolate(this.id, target.url, target.env).then(
+    this.ready = this.proc.loadIsolate(
+      this.id,
+      target.url,
+      target.env,
+      target.inline === true,
+    ).then(
       () => {
         if (this.state === "loading") this.state = "active";
       },

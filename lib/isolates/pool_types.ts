@@ -14,6 +14,13 @@ export interface Target {
   /** file: URL of the artifact (bundle or entry source). */
   url: string;
   env: Record<string, string>;
+  /**
+   * True for a self-contained bundle: the worker process reads it and the
+   * isolate imports it from memory after giving up every read permission,
+   * so its top-level code reads no file. False (`--skip-optimize` sources,
+   * whose relative imports need the disk): read is revoked after load.
+   */
+  inline?: boolean;
   /** This deployment's idle timeout (`mypaas.idle`), else the pool's. */
   idleMs?: number;
 }

@@ -7,6 +7,7 @@
  */
 
 const FILES = [
+  "bundle_main.ts",
   "process_main.ts",
   "isolate_main.ts",
   "net_guard.ts",

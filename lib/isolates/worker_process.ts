@@ -9,6 +9,8 @@
  * throughput of relaying them through the process by postMessage). Stdout
  * carries the process's events (isolate logs and exits).
  */
+import { ownAddressDenies } from "./net_policy.ts";
+import { privateCommand } from "./private_spawn.ts";
 import { type IsolateAnswer, UnixHttpClient } from "./unix_http.ts";
 
 /** How to start worker processes. */
@@ -23,6 +25,11 @@ export interface WorkerProcessOptions {
   readPaths: string[];
   /** Entries for --deny-net (CIDRs and hosts). */
   denyNet: string[];
+  /**
+   * `[isolates] allow_net`: this host's own interface addresses are added
+   * to --deny-net at each process start unless it covers them.
+   */
+  allowNet?: string[];
   /** Memory cap (JS heap + external buffers) of each isolate, bytes. */
   memoryLimit: number;
   cpuLimitMs: number;
@@ -111,7 +118,11 @@ export class WorkerProcess {
         ...(o.v8Flags ?? []),
       ]}`,
     ];
-    if (o.denyNet.length) args.push(`--deny-net=${o.denyNet.join(",")}`);
+    const deny = [
+      ...o.denyNet,
+      ...ownAddressDenies(o.allowNet ?? [], o.denyNet),
+    ];
+    if (deny.length) args.push(`--deny-net=${deny.join(",")}`);
     args.push(
       `${o.runtimeDir}/process_main.ts`,
       this.socketDir,
@@ -129,7 +140,7 @@ export class WorkerProcess {
   async start(timeoutMs = 10_000): Promise<void> {
     await Deno.remove(this.socketDir, { recursive: true }).catch(() => {});
     await Deno.mkdir(this.socketDir, { recursive: true, mode: 0o700 });
-    const child = new Deno.Command(this.options.denoPath, {
+    const child = privateCommand(this.options.denoPath, {
       args: this.args(),
       stdin: "piped",
       stdout: "piped",
@@ -250,8 +261,9 @@ export class WorkerProcess {
     id: string,
     url: string,
     env: Record<string, string>,
+    inline = false,
   ): Promise<void> {
-    await this.#control("load", { id, url, env });
+    await this.#control("load", { id, url, env, inline });
   }
 
   /** Terminates an isolate. */

@@ -157,17 +157,21 @@ function create(id: string): Promise<void> {
   return promise;
 }
 
-function load(
+async function load(
   iso: Isolate,
   url: string,
   env: Record<string, string>,
+  inline: boolean,
 ): Promise<{ ok: boolean; error?: string }> {
+  // A bundle is read here and handed over as text: the isolate imports it
+  // from memory with no read permission left (see isolate_main.ts).
+  const code = inline ? await Deno.readTextFile(new URL(url)) : undefined;
   const { promise, resolve } = Promise.withResolvers<
     { ok: boolean; error?: string }
   >();
   iso.loaded = resolve;
   iso.lastPong = Date.now();
-  iso.port.postMessage({ type: "load", url, env });
+  iso.port.postMessage({ type: "load", url, env, code });
   const timer = setTimeout(() => {
     if (iso.loaded === resolve) {
       kill(iso, `load took over ${options.loadTimeoutMs} ms`);
@@ -181,6 +185,7 @@ async function control(path: string, req: Request): Promise<Response> {
     id: string;
     url?: string;
     env?: Record<string, string>;
+    inline?: boolean;
   };
   const iso = isolates.get(args.id);
   try {
@@ -191,7 +196,12 @@ async function control(path: string, req: Request): Promise<Response> {
     }
     if (!iso) return json(404, { error: `no isolate ${args.id}` });
     if (path === "/_mypaas/load") {
-      const r = await load(iso, args.url ?? "", args.env ?? {});
+      const r = await load(
+        iso,
+        args.url ?? "",
+        args.env ?? {},
+        args.inline === true,
+      );
       return json(r.ok ? 200 : 422, r);
     }
     if (path === "/_mypaas/stop") {
