@@ -20,6 +20,7 @@ import {
 import { formatLogLine, LogStore } from "../functions/log_store.ts";
 import { ReleaseStore } from "../functions/releases.ts";
 import { sanitizeName } from "../spec/mod.ts";
+import { privateRoots, warnLoosePaths } from "./private_paths.ts";
 import { readSpecForDeploy } from "./read_spec.ts";
 import {
   currentDenyList,
@@ -127,9 +128,15 @@ export class FunctionsPlatform implements Platform {
     }
     this.denoPath = denoPath;
     this.options.log.info(`isolate workers and bundling use ${denoPath}`);
+    // Tenants' code and env live below: private (see private_paths.ts).
+    await Deno.mkdir(paths.functions, { recursive: true, mode: 0o700 });
+    await warnLoosePaths(
+      privateRoots(this.config),
+      (m) => this.options.log.warn(m),
+    );
     const runtimeDir = await installRuntime(`${paths.functions}/_runtime`);
     const bundlesDir = `${paths.functions}/bundles`;
-    await Deno.mkdir(bundlesDir, { recursive: true });
+    await Deno.mkdir(bundlesDir, { recursive: true, mode: 0o700 });
     await this.#hostLoad.start();
     const pool = new IsolatePool(poolOptions(this.config, {
       denoPath,

@@ -132,13 +132,17 @@ export async function bundleFunction(opts: {
   return await storeArtifact(opts.bundlesDir, stdout);
 }
 
-/** Copies a directory tree (the `--skip-optimize` sources). */
+/** Copies a directory tree (the `--skip-optimize` sources), private. */
 export async function copyTree(from: string, to: string): Promise<void> {
-  await Deno.mkdir(to, { recursive: true });
+  await Deno.mkdir(to, { recursive: true, mode: 0o700 });
+  await Deno.chmod(to, 0o700);
   for await (const entry of Deno.readDir(from)) {
     if (entry.name === "node_modules" || entry.name === ".git") continue;
     const src = `${from}/${entry.name}`, dst = `${to}/${entry.name}`;
     if (entry.isDirectory) await copyTree(src, dst);
-    else if (entry.isFile) await Deno.copyFile(src, dst);
+    else if (entry.isFile) {
+      await Deno.copyFile(src, dst);
+      await Deno.chmod(dst, 0o600); // copyFile keeps the upload's mode
+    }
   }
 }

@@ -90,7 +90,10 @@ export class ReleaseStore {
 
   /** The next free release number and its (created) directory. */
   async allocate(name: string): Promise<{ release: number; dir: string }> {
-    await Deno.mkdir(`${this.root}/${name}/releases`, { recursive: true });
+    await Deno.mkdir(`${this.root}/${name}/releases`, {
+      recursive: true,
+      mode: 0o700,
+    });
     let release = ((await this.releases(name))[0] ?? 0) + 1;
     for (;;) {
       const dir = this.releaseDir(name, release);
@@ -117,7 +120,7 @@ export class ReleaseStore {
   /** Points `current` at a release, atomically. */
   async setCurrent(name: string, release: number): Promise<void> {
     const path = `${this.root}/${name}/current`;
-    await Deno.writeTextFile(`${path}.tmp`, `${release}\n`);
+    await Deno.writeTextFile(`${path}.tmp`, `${release}\n`, { mode: 0o600 });
     await Deno.rename(`${path}.tmp`, path);
   }
 
