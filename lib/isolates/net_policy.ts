@@ -81,7 +81,8 @@ function covers(cidr: string, ip: string): boolean {
 /**
  * The addresses of this host's own interfaces (IPv4 as `a.b.c.d`, IPv6 as
  * `[addr]`; IPv6 link-local is left to the net guard) that neither `allow`
- * nor `denied` covers. `interfaces` is injectable for tests.
+ * nor `denied` covers (addresses in the fixed ranges are left to
+ * denyNetList, which splits them by `allow`). `interfaces` is injectable for tests.
  */
 export function ownAddressDenies(
   allow: readonly string[] = [],
@@ -108,6 +109,5 @@ export function ownAddressDenies(
 
 /** The full deny list now: denyNetList(allow) plus this host's addresses. */
 export function currentDenyList(allow: readonly string[] = []): string[] {
-  const base = denyNetList(allow);
-  return [...base, ...ownAddressDenies(allow, base)];
+  return [...denyNetList(allow), ...ownAddressDenies(allow)];
 }

@@ -120,7 +120,8 @@ export class WorkerProcess {
     ];
     const deny = [
       ...o.denyNet,
-      ...ownAddressDenies(o.allowNet ?? [], o.denyNet),
+      // those in the fixed ranges are o.denyNet's (split by allow_net)
+      ...ownAddressDenies(o.allowNet ?? []),
     ];
     if (deny.length) args.push(`--deny-net=${deny.join(",")}`);
     args.push(
