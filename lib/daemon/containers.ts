@@ -27,19 +27,14 @@ import {
 } from "../deploy/mod.ts";
 import { InputError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { DeploySpec, ServiceSpec } from "../spec/types.ts";
+import type { ServiceSpec } from "../spec/types.ts";
 import type {
   DeploymentStatus,
   DeployOptions,
   DeployResult,
   Platform,
+  ReadSpec,
 } from "./platform.ts";
-
-/** Reads a directory's spec (lib/spec's `readSpec` fits). */
-export type ReadSpec = (
-  dir: string,
-  opts: DeployOptions,
-) => Promise<DeploySpec>;
 
 /** The function side, as far as the dispatch needs it. */
 export interface FunctionSide extends Platform {
@@ -266,5 +261,3 @@ async function hasDockerfile(dir: string): Promise<boolean> {
     throw err;
   }
 }
-
-export { readSpecForDeploy } from "./read_spec.ts";

@@ -20,7 +20,6 @@ import {
 import { formatLogLine, LogStore } from "../functions/log_store.ts";
 import { ReleaseStore } from "../functions/releases.ts";
 import { sanitizeName } from "../spec/mod.ts";
-import { privateRoots, warnLoosePaths } from "./private_paths.ts";
 import { readSpecForDeploy } from "./read_spec.ts";
 import {
   currentDenyList,
@@ -128,15 +127,15 @@ export class FunctionsPlatform implements Platform {
     }
     this.denoPath = denoPath;
     this.options.log.info(`isolate workers and bundling use ${denoPath}`);
-    // Tenants' code and env live below: private (see private_paths.ts).
-    await Deno.mkdir(paths.functions, { recursive: true, mode: 0o700 });
-    await warnLoosePaths(
-      privateRoots(this.config),
-      (m) => this.options.log.warn(m),
-    );
+    // Tenants' code and env live here: private to the daemon's user.
+    for (const d of ["", "/bundles", "/_deno_dir", "/_sockets"]) {
+      await Deno.mkdir(`${paths.functions}${d}`, {
+        recursive: true,
+        mode: 0o700,
+      });
+    }
     const runtimeDir = await installRuntime(`${paths.functions}/_runtime`);
     const bundlesDir = `${paths.functions}/bundles`;
-    await Deno.mkdir(bundlesDir, { recursive: true, mode: 0o700 });
     await this.#hostLoad.start();
     const pool = new IsolatePool(poolOptions(this.config, {
       denoPath,
@@ -161,10 +160,7 @@ export class FunctionsPlatform implements Platform {
       bundlesDir,
       denoPath,
       runtimeDir,
-      // read per deploy: interfaces and a reload may change it
-      get denyImport() {
-        return currentDenyList(config.isolates.allowNet);
-      },
+      denyNet: () => currentDenyList(config.isolates.allowNet),
       denoDir: `${paths.functions}/_deno_dir`,
       // read per deploy: a reload may change it
       get keepReleases() {
@@ -308,6 +304,7 @@ export class FunctionsPlatform implements Platform {
           restarts: n === 0 ? restarts : 0,
         })),
         releases: [],
+        pool: this.pool.counters(releaseKey(r)),
       });
     }
     return Promise.all(out.map(async (s) => ({

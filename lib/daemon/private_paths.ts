@@ -1,89 +1,89 @@
 /**
  * @module
- * The data dir's private parts: where tenants' code, env or keys live
- * (function releases and manifests, bundles, the isolates' transpile cache
- * `functions/_deno_dir`, `--skip-optimize` sources, TLS and ACME keys,
- * release records of services), every directory is 0700 and every file
- * 0600. The daemon creates them so (its helper processes run with umask
- * 077, see lib/isolates/private_spawn.ts) and checks at start: a looser path
- * (an old data dir, a `chmod` by hand) is named in a warning with the fix.
- * Nothing is changed: the operator may have a reason.
+ * The data dir is private wherever tenants' code, env or keys live: function
+ * releases (manifests hold env values), bundles, the transpile and npm
+ * caches under `functions/_deno_dir`, certificates and ACME keys. There,
+ * directories are 0700 and files 0600 (the daemon writes them so, and its
+ * helper processes run with umask 077). At start the daemon walks these
+ * trees and warns, naming each path that is looser: it does not chmod, as a
+ * looser mode may be an operator's choice (a backup user), but it is said.
  */
-import { dataPaths, type ResolvedConfig } from "../config/mod.ts";
+import type { ResolvedConfig } from "../config/mod.ts";
+import { dataPaths } from "../config/mod.ts";
+import type { Logger } from "../log.ts";
+
+/**
+ * Deno's own downloaded tools (esbuild for the bundler), which deno makes
+ * 0755 itself; they hold nothing of a tenant's.
+ */
+const TOOLS = /\/_deno_dir\/dl(\/|$)/;
 
 /** A path whose mode lets group or others in. */
 export interface LoosePath {
   path: string;
+  /** Permission bits, e.g. 0o644. */
   mode: number;
 }
 
-/**
- * Sub-paths (relative to a checked root) that are public by nature and
- * skipped: the isolate runtime (the daemon's own code), the sockets and
- * the npm package and download caches (public packages and the bundler's
- * esbuild, some executable; their parent `_deno_dir` is 0700, so nobody
- * else reaches them).
- */
-const PUBLIC = new Set([
-  "_runtime",
-  "_sockets",
-  "_deno_dir/npm",
-  "_deno_dir/dl",
-]);
-
-/** The trees that must be private, from the config. */
+/** The trees that must be private, for a config. */
 export function privateRoots(config: ResolvedConfig): string[] {
   const p = dataPaths(config);
-  return [p.functions, p.certs, p.acme];
+  return [config.server.dataDir, p.functions, p.certs, p.acme];
 }
 
-/** Every path under `roots` (roots included) looser than 0700 / 0600. */
+/**
+ * Directories and regular files under `roots` (each root included, the
+ * data dir itself only as a directory when it is also a parent of others)
+ * whose mode has any group/other bit. Symlinks are not followed; sockets
+ * and other special files are skipped. At most `limit` are returned.
+ */
 export async function loosePaths(
   roots: readonly string[],
   limit = 1000,
 ): Promise<LoosePath[]> {
   const out: LoosePath[] = [];
-  const walk = async (root: string, rel: string) => {
-    if (out.length >= limit || PUBLIC.has(rel)) return;
-    const path = rel ? `${root}/${rel}` : root;
+  const seen = new Set<string>();
+  const visit = async (path: string, deep: boolean): Promise<void> => {
+    if (out.length >= limit || seen.has(path) || TOOLS.test(path)) return;
+    seen.add(path);
     let st: Deno.FileInfo;
     try {
       st = await Deno.lstat(path);
-    } catch {
-      return; // not there (yet) or gone meanwhile
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return;
+      throw err;
     }
-    if (st.isSymlink) return;
+    if (!st.isDirectory && !st.isFile) return;
     const mode = (st.mode ?? 0) & 0o777;
     if (mode & 0o077) out.push({ path, mode });
-    if (!st.isDirectory) return;
-    try {
-      for await (const e of Deno.readDir(path)) {
-        await walk(root, rel ? `${rel}/${e.name}` : e.name);
-      }
-    } catch { /* unreadable or gone: nothing to say about its entries */ }
+    if (!st.isDirectory || !deep) return;
+    for await (const e of Deno.readDir(path)) {
+      await visit(`${path}/${e.name}`, true);
+    }
   };
-  for (const root of roots) await walk(root, "");
+  for (const [i, root] of roots.entries()) {
+    // The first root (the data dir) is checked as a directory only: it
+    // also holds logs and uploads in flight, which are not walked.
+    await visit(root, i > 0 || roots.length === 1);
+  }
   return out;
 }
 
-/**
- * Checks the private trees and warns, naming the looser paths (the first
- * few, and how many there are) and the command that fixes them.
- */
+/** Logs one warning naming the looser paths (up to 20, then a count). */
 export async function warnLoosePaths(
-  roots: readonly string[],
-  warn: (msg: string) => void,
+  config: ResolvedConfig,
+  log: Logger,
 ): Promise<LoosePath[]> {
-  const loose = await loosePaths(roots);
+  const loose = await loosePaths(privateRoots(config));
   if (loose.length) {
-    const shown = loose.slice(0, 5).map((l) =>
+    const shown = loose.slice(0, 20).map((l) =>
       `${l.path} (${l.mode.toString(8).padStart(4, "0")})`
     );
-    const more = loose.length > 5 ? ` and ${loose.length - 5} more` : "";
-    warn(
-      `data dir paths holding tenants' code, env or keys are readable by others: ${
+    const more = loose.length > 20 ? ` and ${loose.length - 20} more` : "";
+    log.warn(
+      `data dir paths holding tenants' code, env or keys are readable by others (want directories 0700, files 0600): ${
         shown.join(", ")
-      }${more}; fix with: chmod -R go-rwx ${roots.join(" ")}`,
+      }${more}; fix with: chmod -R go-rwx ${config.server.dataDir}/functions (and the paths named)`,
     );
   }
   return loose;

@@ -5,7 +5,7 @@
  */
 import type { ResolvedConfig } from "../config/mod.ts";
 import { readSpec } from "../spec/mod.ts";
-import type { ReadSpec } from "./containers.ts";
+import type { ReadSpec } from "./platform.ts";
 
 /** The spec reader of the composition root: lib/spec's `readSpec`. */
 export function readSpecForDeploy(

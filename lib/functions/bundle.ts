@@ -2,19 +2,16 @@
  * @module
  * Deploy-time optimisation of a function: `Deno.bundle()` folds the module
  * graph (npm and remote imports included) into one ES module, stored
- * content-addressed (sha256) under the bundles dir, so a cold start reads one
- * local file and resolves nothing. The bundler is a sandboxed child
- * (`deno run --unstable-bundle runtime/bundle_main.ts`, umask 077, no
- * inherited environment): it reads only the upload, writes nothing (the
- * bundle comes back on stdout), has no env/run/ffi/sys, and imports from
- * any host except the isolates' deny list (`--deny-import`: private,
- * loopback, link-local and this host's own addresses, minus `allow_net`).
- * A refused file or address fails the deploy naming the import. Remote
- * imports use TLS with the system roots plus the daemon's `DENO_CERT`.
- * The isolates themselves import nothing at run time. In a compiled mypaas
- * binary `Deno.execPath()` is mypaas itself, so the caller passes `deno`.
+ * content-addressed (sha256) under the bundles dir (0700, files 0600), so a
+ * cold start reads one local file and resolves nothing. Bundling runs in a
+ * sandboxed `deno run` (lib/isolates/runtime/bundle_main.ts) under the
+ * isolates' rules: it reads only the upload and the npm cache, and remote
+ * imports may come from any host but the isolates' denied addresses, over
+ * TLS trusting the system roots plus `DENO_CERT` of the daemon's
+ * environment. The isolates themselves import nothing at run time. In a
+ * compiled mypaas binary `Deno.execPath()` is mypaas itself, so the caller
+ * passes the deno binary to use.
  */
-
 import { privateCommand } from "../isolates/private_spawn.ts";
 
 /** A stored artifact. */
@@ -54,78 +51,66 @@ export async function storeArtifact(
   return { path, sha256: sha, bytes: data.byteLength };
 }
 
+/** Thrown when the bundler refuses or fails a function's module graph. */
+export class BundleError extends Error {}
+
 /**
- * What deno itself needs of the daemon's environment to fetch remote and
- * npm modules (CA files, proxies, registry); nothing else is inherited, and
- * the bundler has no --allow-env to read even these.
+ * Bundles `entrypoint` (relative to `dir`) in the sandboxed bundler
+ * (runtime/bundle_main.ts) and stores the result. The bundler reads only
+ * `dir` and the npm cache, imports only from addresses outside `denyNet`
+ * (checked after name resolution), writes nothing and gets no env, run or
+ * ffi permission; it runs with umask 077.
  */
-const NETWORK_ENV =
-  /^(NODE_EXTRA_CA_CERTS|DENO_CERT|DENO_TLS_CA_STORE|DENO_AUTH_TOKENS|NPM_CONFIG_REGISTRY|SSL_CERT_FILE|SSL_CERT_DIR|(HTTPS?|NO|ALL)_PROXY)$/i;
-
-function networkEnv(): Record<string, string> {
-  try {
-    return Object.fromEntries(
-      Object.entries(Deno.env.toObject()).filter(([k]) => NETWORK_ENV.test(k)),
-    );
-  } catch {
-    return {}; // no env permission: nothing to pass on
-  }
-}
-
-/** Bundles `entrypoint` (relative to `dir`) and stores the result. */
 export async function bundleFunction(opts: {
   denoPath: string;
+  /** Directory holding bundle_main.ts (the installed isolate runtime). */
+  runtimeDir: string;
   dir: string;
   entrypoint: string;
   bundlesDir: string;
-  /** Directory holding bundle_main.ts (the installed isolate runtime). */
-  runtimeDir: string;
-  /** Hosts and CIDRs imports may not come from (the isolates' deny list). */
-  denyImport: readonly string[];
   /** DENO_DIR for the bundler's module cache. */
   denoDir?: string;
+  /** Addresses imports may not come from (the isolates' deny list). */
+  denyNet: string[];
 }): Promise<Artifact> {
   const env: Record<string, string> = {
-    ...networkEnv(),
     NO_COLOR: "1",
     DENO_NO_UPDATE_CHECK: "1",
   };
   if (opts.denoDir) env.DENO_DIR = opts.denoDir;
-  const main = `${opts.runtimeDir}/bundle_main.ts`;
-  const args = [
-    "run",
-    "--quiet",
-    "--no-prompt",
-    "--no-config",
-    "--no-lock",
-    "--unstable-bundle",
-    // Only the upload, the bundler itself and the npm cache (public
-    // packages; the rest of DENO_DIR is Deno's own and needs no grant). No
-    // write, env, run, ffi or sys: the bundle comes back on stdout.
-    `--allow-read=${[
-      opts.dir,
-      main,
-      ...(opts.denoDir ? [`${opts.denoDir}/npm`] : []),
-    ]}`,
-    "--allow-import",
-  ];
-  if (opts.denyImport.length) {
-    args.push(`--deny-import=${opts.denyImport.join(",")}`);
-  }
-  args.push(main, `${opts.dir}/${opts.entrypoint}`);
+  const reads = [opts.dir];
+  if (opts.denoDir) reads.push(`${opts.denoDir}/npm`);
   const { code, stdout, stderr } = await privateCommand(opts.denoPath, {
-    args,
+    args: [
+      "run",
+      "--unstable-bundle",
+      "--no-prompt",
+      "--no-config",
+      "--no-lock",
+      `--allow-read=${reads.join(",")}`,
+      // Any remote host, minus the denied addresses (also when a name
+      // resolves to one): without --allow-import only deno.land, jsr.io,
+      // esm.sh and a few others are allowed.
+      "--allow-import",
+      ...(opts.denyNet.length
+        ? [`--deny-import=${opts.denyNet.join(",")}`]
+        : []),
+      `${opts.runtimeDir}/bundle_main.ts`,
+      `${opts.dir}/${opts.entrypoint}`,
+    ],
     cwd: opts.dir,
-    clearEnv: true,
+    // The daemon's environment (DENO_CERT, a registry or proxy of the
+    // operator's) reaches deno itself; the bundler code may read none of it.
     env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).output();
-  if (code !== 0 || stdout.byteLength === 0) {
-    const why = new TextDecoder().decode(stderr).trim()
-      .replaceAll(`${opts.dir}/`, "").split("\n").slice(0, 12).join("\n");
-    throw new Error(
+  if (code !== 0) {
+    const why = new TextDecoder().decode(stderr).trim().split("\n")
+      .filter((l) => !/^\S*Download /.test(l))
+      .slice(0, 12).join("\n");
+    throw new BundleError(
       `bundling ${opts.entrypoint} failed (exit ${code}); fix the import or deploy with --skip-optimize:\n${why}`,
     );
   }
@@ -135,14 +120,13 @@ export async function bundleFunction(opts: {
 /** Copies a directory tree (the `--skip-optimize` sources), private. */
 export async function copyTree(from: string, to: string): Promise<void> {
   await Deno.mkdir(to, { recursive: true, mode: 0o700 });
-  await Deno.chmod(to, 0o700);
   for await (const entry of Deno.readDir(from)) {
     if (entry.name === "node_modules" || entry.name === ".git") continue;
     const src = `${from}/${entry.name}`, dst = `${to}/${entry.name}`;
     if (entry.isDirectory) await copyTree(src, dst);
     else if (entry.isFile) {
       await Deno.copyFile(src, dst);
-      await Deno.chmod(dst, 0o600); // copyFile keeps the upload's mode
+      await Deno.chmod(dst, 0o600);
     }
   }
 }

@@ -68,9 +68,9 @@ export interface DeploymentsDeps {
   denoPath: string;
   /** The installed isolate runtime (holds bundle_main.ts). */
   runtimeDir: string;
-  /** Where imports may not come from (read per deploy). */
-  readonly denyImport: readonly string[];
   denoDir?: string;
+  /** The isolates' deny list, as of now (the bundler gets it too). */
+  denyNet: () => string[];
   keepReleases: number;
   log: Logger;
 }
@@ -179,15 +179,15 @@ export class FunctionDeployments {
         artifact = `${releaseDir}/src/${spec.entrypoint}`;
         sha256 = await sha256Hex(await Deno.readFile(artifact));
       } else {
-        progress(`bundling ${spec.entrypoint} (sandboxed)`);
+        progress(`bundling ${spec.entrypoint} (sandboxed Deno.bundle)`);
         const t0 = performance.now();
         const a = await bundleFunction({
           denoPath: this.deps.denoPath,
+          runtimeDir: this.deps.runtimeDir,
+          denyNet: this.deps.denyNet(),
           dir,
           entrypoint: spec.entrypoint,
           bundlesDir: this.deps.bundlesDir,
-          runtimeDir: this.deps.runtimeDir,
-          denyImport: this.deps.denyImport,
           ...(this.deps.denoDir ? { denoDir: this.deps.denoDir } : {}),
         });
         artifact = a.path;

@@ -4,7 +4,8 @@
  * `<functions>/<name>/releases/<n>/manifest.json` (immutable once written)
  * and `<functions>/<name>/current` (the serving release number, replaced by
  * an atomic rename). The daemon rebuilds its function state from these files
- * at start-up.
+ * at start-up. Everything here is private (directories 0700, files 0600):
+ * manifests hold env values.
  */
 import type { SpecUrl } from "../spec/types.ts";
 

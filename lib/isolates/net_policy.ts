@@ -6,9 +6,9 @@
  * but no IPv6 CIDRs (`[fc00::]/7` is rejected), so IPv6 is denied by address
  * (`[::1]`); fc00::/7 and fe80::/10 have no route on a host without IPv6.
  * `[isolates] allow_net` re-opens IPv4 ranges by splitting the denied CIDRs.
- * The host's own interface addresses (a public IP reaches the daemon and
- * anything bound to 0.0.0.0) are denied too, unless `allow_net` covers
- * them; they are read again at each worker process and bundler start.
+ * The host's own interface addresses (a public IP included: it reaches the
+ * daemon and anything bound to 0.0.0.0) are denied too, read afresh each
+ * time a worker process or the bundler starts (`hostAddresses()`).
  */
 
 /** Loopback, link-local (cloud metadata), private and Docker ranges. */
@@ -68,46 +68,26 @@ export function denyNetList(
       return denied && allowed ? subtract(denied, allowed) : [d];
     });
   }
-  return out;
-}
-
-function covers(cidr: string, ip: string): boolean {
-  const c = parseCidr(cidr), a = parseCidr(ip);
-  if (!c || !a) return cidr === ip;
-  const size = 2 ** (32 - c[1]);
-  return a[0] >= c[0] && a[0] < c[0] + size;
+  return [...new Set(out)];
 }
 
 /**
- * The addresses of this host's own interfaces (IPv4 as `a.b.c.d`, IPv6 as
- * `[addr]`; IPv6 link-local is left to the net guard) that neither `allow`
- * nor `denied` covers (addresses in the fixed ranges are left to
- * denyNetList, which splits them by `allow`). `interfaces` is injectable for tests.
+ * Every address of this host's interfaces, as `--deny-net` entries (IPv6 in
+ * brackets, without a zone). Read at each call, so a list built per process
+ * start follows interface changes.
  */
-export function ownAddressDenies(
-  allow: readonly string[] = [],
-  denied: readonly string[] = DENIED_NETS,
+export function hostAddresses(
   interfaces: () => Deno.NetworkInterfaceInfo[] = Deno.networkInterfaces,
 ): string[] {
-  let list: Deno.NetworkInterfaceInfo[];
-  try {
-    list = interfaces();
-  } catch {
-    return []; // no --allow-sys: a test process; the daemon has it
-  }
   const out = new Set<string>();
-  for (const i of list) {
-    const addr = i.family === "IPv6" ? `[${i.address}]` : i.address;
-    if (i.family === "IPv6" && /^fe80:/i.test(i.address)) continue;
-    const match = (c: string) =>
-      i.family === "IPv4" ? covers(c, addr) : c === addr;
-    if (allow.some(match) || denied.some(match)) continue;
-    out.add(addr);
+  for (const i of interfaces()) {
+    const addr = i.address.replace(/%.*$/, "");
+    out.add(i.family === "IPv6" ? `[${addr}]` : addr);
   }
-  return [...out];
+  return [...out].sort();
 }
 
-/** The full deny list now: denyNetList(allow) plus this host's addresses. */
+/** The deny list with the host's own addresses, as of now. */
 export function currentDenyList(allow: readonly string[] = []): string[] {
-  return [...denyNetList(allow), ...ownAddressDenies(allow)];
+  return denyNetList(allow, hostAddresses());
 }

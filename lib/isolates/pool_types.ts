@@ -37,7 +37,7 @@ export interface PoolOptions {
   wallLimitMs: number;
   /** Concurrent requests per isolate before a deployment gets another. */
   concurrency: number;
-  /** Longest a request waits for an isolate before 503. */
+  /** Longest a request waits for an isolate before 503 (`queue_timeout`). */
   queueTimeoutMs: number;
   process: WorkerProcessOptions;
   hostLoad: LoadSource;
@@ -49,8 +49,7 @@ export interface PoolOptions {
 }
 
 /**
- * The settings a config reload applies to a running pool (`queueTimeoutMs`
- * is `[proxy] unavailable_wait`); the other `[isolates]` keys need a restart
+ * The settings a config reload applies to a running pool; the other `[isolates]` keys need a restart
  * (see lib/config/schema.ts).
  */
 export type PoolSettings = Pick<
@@ -78,6 +77,16 @@ export interface PoolStats {
   free: number;
   assigned: number;
   processes: number;
+}
+
+/** What the pool counts per deployment key (status, benchmarks). */
+export interface PoolCounters {
+  /** Its isolates stopped to make room for another deployment. */
+  evictions: number;
+  /** Its requests (and load checks) that waited for an isolate. */
+  queued: number;
+  /** ... and got none within `queueTimeoutMs` (503). */
+  rejected: number;
 }
 
 /** No isolate could be had in time (HTTP 503). */

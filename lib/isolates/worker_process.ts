@@ -9,7 +9,6 @@
  * throughput of relaying them through the process by postMessage). Stdout
  * carries the process's events (isolate logs and exits).
  */
-import { ownAddressDenies } from "./net_policy.ts";
 import { privateCommand } from "./private_spawn.ts";
 import { type IsolateAnswer, UnixHttpClient } from "./unix_http.ts";
 
@@ -23,13 +22,11 @@ export interface WorkerProcessOptions {
   socketDir: string;
   /** Paths isolates may read while loading code. */
   readPaths: string[];
-  /** Entries for --deny-net (CIDRs and hosts). */
-  denyNet: string[];
   /**
-   * `[isolates] allow_net`: this host's own interface addresses are added
-   * to --deny-net at each process start unless it covers them.
+   * Entries for --deny-net (CIDRs and hosts); a function is called at each
+   * process start (the host's own addresses follow interface changes).
    */
-  allowNet?: string[];
+  denyNet: string[] | (() => string[]);
   /** Memory cap (JS heap + external buffers) of each isolate, bytes. */
   memoryLimit: number;
   cpuLimitMs: number;
@@ -38,6 +35,41 @@ export interface WorkerProcessOptions {
   v8Flags?: string[];
   /** DENO_DIR of the processes (their module cache). */
   denoDir: string;
+}
+
+/**
+ * Why an isolate stopped, as its worker process reports it (a value to act
+ * on; the `reason` sentence beside it is for people): over its CPU budget,
+ * over its memory cap, an uncaught error, a failed boot, a load past its
+ * time, stopped on request; the daemon adds `crash` (its process died) and
+ * `broken` (its connection broke with no report).
+ */
+export type StopCause =
+  | "cpu"
+  | "memory"
+  | "error"
+  | "boot"
+  | "load-timeout"
+  | "stopped"
+  | "crash"
+  | "broken";
+
+const STOP_CAUSES = new Set<string>([
+  "cpu",
+  "memory",
+  "error",
+  "boot",
+  "load-timeout",
+  "stopped",
+  "crash",
+  "broken",
+]);
+
+/** A cause read from a process's event line; unknown values are `error`. */
+export function stopCause(value: unknown): StopCause {
+  return typeof value === "string" && STOP_CAUSES.has(value)
+    ? value as StopCause
+    : "error";
 }
 
 /** Something that happened inside a worker process. */
@@ -49,7 +81,7 @@ export type WorkerEvent =
   | { ev: "stuck"; id: string }
   /** ... and has answered again since. */
   | { ev: "unstuck"; id: string }
-  | { ev: "exit"; id: string; reason: string };
+  | { ev: "exit"; id: string; cause: StopCause; reason: string };
 
 const EVENTS = new Set(["log", "active", "stuck", "unstuck", "exit"]);
 
@@ -118,11 +150,7 @@ export class WorkerProcess {
         ...(o.v8Flags ?? []),
       ]}`,
     ];
-    const deny = [
-      ...o.denyNet,
-      // those in the fixed ranges are o.denyNet's (split by allow_net)
-      ...ownAddressDenies(o.allowNet ?? []),
-    ];
+    const deny = typeof o.denyNet === "function" ? o.denyNet() : o.denyNet;
     if (deny.length) args.push(`--deny-net=${deny.join(",")}`);
     args.push(
       `${o.runtimeDir}/process_main.ts`,
@@ -216,6 +244,8 @@ export class WorkerProcess {
           if (event.ev === "exit") {
             this.isolates.delete(String(event.id));
             this.forget(String(event.id));
+            event.cause = stopCause(event.cause);
+            event.reason = String(event.reason ?? event.cause);
           }
           this.onEvent(event as unknown as WorkerEvent);
         }

@@ -22,9 +22,8 @@ const result = await Deno.bundle({
   format: "esm",
   write: false,
 });
-const out = result.outputFiles?.find((f) =>
-  f.path.endsWith(".js") || f.path === "<stdout>"
-);
+// Without an output path the one file is named "<stdout>".
+const out = result.outputFiles?.find((f) => !f.path.endsWith(".map"));
 if (!result.success || !out?.contents) {
   const lines = result.errors.map((e) => {
     const at = e.location
