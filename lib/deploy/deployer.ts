@@ -10,7 +10,12 @@
 import { InputError, NotFoundError } from "../errors.ts";
 import type { ServiceSpec } from "../spec/types.ts";
 import { buildRelease, ReleaseBuildError } from "./build.ts";
-import { checkPublish, checkVolumes } from "./container_config.ts";
+import {
+  checkPublish,
+  checkVolumes,
+  describeLog,
+  logLimits,
+} from "./container_config.ts";
 import {
   addTraffic,
   type DeployContext,
@@ -44,7 +49,14 @@ export interface ServiceStatus {
   urls: string[];
   /** "running", "deploying", "degraded" or "stopped". */
   state: string;
-  instances: { id: string; name: string; state: string; restarts: number }[];
+  instances: {
+    id: string;
+    name: string;
+    state: string;
+    restarts: number;
+    /** Its log driver and rotation (`describeLog`). */
+    log?: string;
+  }[];
   releases: number[];
 }
 
@@ -103,6 +115,7 @@ export class Deployer {
     ctx.traffic.checkUrls(spec.service, spec.urls);
     checkPublish(spec);
     await checkVolumes(spec, ctx.config);
+    logLimits(spec, ctx.config); // refuses a mypaas.logs above the host's cap
     const old = await serviceReplicas(ctx, spec.service);
     const current = currentRelease(old);
     const release = await nextRelease(ctx, spec.service);
@@ -313,6 +326,7 @@ export class Deployer {
           state: c?.state ?? "gone",
           restarts: (c?.restartCount ?? 0) +
             (this.livenessRestarts.get(r.id) ?? 0),
+          ...(c ? { log: describeLog(c.log) } : {}),
         });
       }
       const running = instances.filter((i) => i.state === "running").length;
