@@ -29,6 +29,8 @@ export interface FunctionTarget {
   env: Record<string, string>;
   /** A self-contained bundle, imported from memory (see lib/isolates). */
   inline?: boolean;
+  /** The only directory a `--skip-optimize` release's isolate may read. */
+  readRoot?: string;
   idleMs?: number;
 }
 
@@ -98,6 +100,12 @@ function targetOf(r: FunctionRelease): FunctionTarget {
     inline: r.optimized,
   };
   if (r.idleMs !== undefined) t.idleMs = r.idleMs;
+  // --skip-optimize: the artifact is <release>/src/<entrypoint>; its
+  // isolate may read that tree alone (see process_main.ts).
+  const suffix = `/${r.entrypoint}`;
+  if (!r.optimized && r.artifact.endsWith(suffix)) {
+    t.readRoot = r.artifact.slice(0, -suffix.length);
+  }
   targets.set(r, t);
   return t;
 }

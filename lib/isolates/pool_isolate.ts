@@ -75,6 +75,7 @@ export class PoolIsolate {
       url: string;
       env: Record<string, string>;
       inline?: boolean;
+      readRoot?: string;
       idleMs?: number;
     },
     instanceId: string | null,
@@ -89,6 +90,7 @@ export class PoolIsolate {
       target.url,
       target.env,
       target.inline === true,
+      target.readRoot,
     ).then(
       () => {
         this.to("active");

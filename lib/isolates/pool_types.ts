@@ -21,6 +21,8 @@ export interface Target {
    * whose relative imports need the disk): read is revoked after load.
    */
   inline?: boolean;
+  /** Not inline: the one directory its isolate may read while loading. */
+  readRoot?: string;
   /** This deployment's idle timeout (`mypaas.idle`), else the pool's. */
   idleMs?: number;
 }

@@ -293,8 +293,9 @@ export class WorkerProcess {
     url: string,
     env: Record<string, string>,
     inline = false,
+    readRoot?: string,
   ): Promise<void> {
-    await this.#control("load", { id, url, env, inline });
+    await this.#control("load", { id, url, env, inline, readRoot });
   }
 
   /** Terminates an isolate. */

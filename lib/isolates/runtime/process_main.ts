@@ -85,7 +85,10 @@ function kill(iso: Isolate, cause: Cause, reason: string): void {
   emit({ ev: "exit", id: iso.id, cause, reason });
 }
 
-function create(id: string): Promise<void> {
+function create(
+  id: string,
+  readPaths: string[] = options.readPaths,
+): Promise<void> {
   if (!/^[a-z0-9-]+$/.test(id)) throw new TypeError(`bad isolate id "${id}"`);
   const socket = socketOf(id);
   const worker = new Worker(
@@ -96,7 +99,7 @@ function create(id: string): Promise<void> {
       deno: {
         permissions: {
           // read: revoked after load; write: revoked once the socket is bound
-          read: [...options.readPaths, runtimeDir, socket],
+          read: [...readPaths, runtimeDir, socket],
           write: [socket],
           net: true, // the process's --allow-net minus its --deny-net
           env: false,
@@ -163,12 +166,34 @@ function create(id: string): Promise<void> {
   return promise;
 }
 
+/**
+ * Replaces a standby isolate by one (same id and socket) that may read only
+ * `root` and the runtime: Worker permissions are fixed at creation and a
+ * revoke narrows nothing (it drops the whole grant), so a `--skip-optimize`
+ * deployment, whose sources are imported from disk, gets a fresh Worker and
+ * its top-level code reads its own sources alone, no other function's files.
+ */
+async function narrowed(iso: Isolate, root: string): Promise<Isolate> {
+  iso.dead = true;
+  iso.worker.terminate();
+  isolates.delete(iso.id);
+  try {
+    Deno.removeSync(socketOf(iso.id));
+  } catch { /* gone */ }
+  await create(iso.id, [root]);
+  const next = isolates.get(iso.id);
+  if (!next) throw new Error(`isolate ${iso.id} did not come back`);
+  return next;
+}
+
 async function load(
   iso: Isolate,
   url: string,
   env: Record<string, string>,
   inline: boolean,
+  readRoot?: string,
 ): Promise<{ ok: boolean; error?: string }> {
+  if (!inline && readRoot) iso = await narrowed(iso, readRoot);
   // A bundle is read here and handed over as text: the isolate imports it
   // from memory with no read permission left (see isolate_main.ts).
   const code = inline ? await Deno.readTextFile(new URL(url)) : undefined;
@@ -192,6 +217,7 @@ async function control(path: string, req: Request): Promise<Response> {
     url?: string;
     env?: Record<string, string>;
     inline?: boolean;
+    readRoot?: string;
   };
   const iso = isolates.get(args.id);
   try {
@@ -207,6 +233,7 @@ async function control(path: string, req: Request): Promise<Response> {
         args.url ?? "",
         args.env ?? {},
         args.inline === true,
+        typeof args.readRoot === "string" ? args.readRoot : undefined,
       );
       return json(r.ok ? 200 : 422, r);
     }
