@@ -7,7 +7,7 @@
 import { InputError } from "../errors.ts";
 import { lines } from "../lines.ts";
 import { canonicalRequest, makeToken, type PrivateKey } from "../keys/mod.ts";
-import { parseMarker } from "./progress_stream.ts";
+import { isHeartbeat, parseMarker } from "./progress_stream.ts";
 
 /** Options of an API client. */
 export interface ClientOptions {
@@ -160,10 +160,23 @@ export async function readStream(
     detail: "the server closed the stream before the end",
   };
   if (!res.body) return result;
-  for await (const line of lines(res.body)) {
-    const m = parseMarker(line);
-    if (m) result = { status: m.status, detail: m.detail };
-    else onLine(line);
+  try {
+    for await (const line of lines(res.body)) {
+      if (isHeartbeat(line)) continue;
+      const m = parseMarker(line);
+      if (m) result = { status: m.status, detail: m.detail };
+      else onLine(line);
+    }
+  } catch (err) {
+    // a cut stream says nothing about the outcome: the deploy goes on
+    if (result.status === "missing") {
+      result = {
+        status: "missing",
+        detail: `the stream was cut (${
+          (err as Error).message
+        }); check with \`mypaas status\``,
+      };
+    }
   }
   return result;
 }

@@ -11,7 +11,11 @@ import type { DeployOptions, DeployResult } from "../daemon/platform.ts";
 import { InputError } from "../errors.ts";
 import type { ApiContext } from "./app.ts";
 import { auditedRun } from "./audited_run.ts";
-import { markerLine, progressResponse } from "./progress_stream.ts";
+import {
+  heartbeatFor,
+  markerLine,
+  progressResponse,
+} from "./progress_stream.ts";
 import { readCapped } from "./push_route.ts";
 
 /** The function side these routes deploy through. */
@@ -79,6 +83,7 @@ export function registerFunctions(app: Hono, ctx: ApiContext): void {
         ),
       (err) =>
         ctx.log.error(`function ${name}: ${(err as Error).stack ?? err}`),
+      { heartbeatMs: heartbeatFor(ctx.deps.config.proxy.keepaliveTimeout) },
     );
   });
 

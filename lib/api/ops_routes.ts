@@ -10,7 +10,11 @@ import type { DeploymentStatus } from "../daemon/platform.ts";
 import { InputError } from "../errors.ts";
 import { type ApiContext, serviceParam } from "./app.ts";
 import { auditedRun } from "./audited_run.ts";
-import { markerLine, progressResponse } from "./progress_stream.ts";
+import {
+  heartbeatFor,
+  markerLine,
+  progressResponse,
+} from "./progress_stream.ts";
 
 /** Adds the operation routes. */
 export function registerOps(app: Hono, ctx: ApiContext): void {
@@ -87,13 +91,20 @@ export function registerOps(app: Hono, ctx: ApiContext): void {
       throw new InputError(`release must be a release number, got "${rel}"`);
     }
     const actor = caller.fingerprint;
-    return progressResponse("rollback", async (progress) => {
-      return await auditedRun(
-        audit,
-        { action: "rollback", actor, service },
-        () => deps.platform.rollback(service, release, progress, actor),
-      );
-    }, (err) => log.error(`rollback of ${service}: ${err}`));
+    return progressResponse(
+      "rollback",
+      async (progress) => {
+        return await auditedRun(
+          audit,
+          { action: "rollback", actor, service },
+          () => deps.platform.rollback(service, release, progress, actor),
+        );
+      },
+      (err) => log.error(`rollback of ${service}: ${err}`),
+      {
+        heartbeatMs: heartbeatFor(deps.config.proxy.keepaliveTimeout),
+      },
+    );
   });
 
   for (const op of ["remove", "restart"] as const) {

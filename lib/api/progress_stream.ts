@@ -8,11 +8,42 @@
  *   mypaas: <op> refused: <why>     (exit 2: bad input, e.g. a spec error)
  *
  * A MyPaas client just prints every line, so it stays readable there too.
+ *
+ * While the operation says nothing (a silent build step), a heartbeat line
+ * (`mypaas: working (Ns)`) goes out every `heartbeatMs`, so that neither the
+ * daemon's connection guard (`[proxy] keepalive_timeout`, which closes a
+ * connection nothing was sent on for that long) nor a middlebox cuts the
+ * stream. Our client skips these lines; a MyPaas client prints them.
  */
+import { type Clock, realClock } from "../clock.ts";
 import { isInputError } from "../errors.ts";
 
 /** The prefix of the final line. */
 export const MARKER = "mypaas: ";
+
+/** The start of a heartbeat line; clients skip lines that start so. */
+export const HEARTBEAT = `${MARKER}working`;
+
+/** True for a heartbeat line. */
+export function isHeartbeat(line: string): boolean {
+  return line.startsWith(HEARTBEAT);
+}
+
+/**
+ * The heartbeat interval for a connection guard's keep-alive timeout: a
+ * third of it (so two heartbeats fit in before the guard looks), at most
+ * 20 s (middleboxes), at least 50 ms.
+ */
+export function heartbeatFor(keepaliveTimeoutMs: number): number {
+  return Math.max(50, Math.min(20_000, Math.floor(keepaliveTimeoutMs / 3)));
+}
+
+/** Options of a progress stream. */
+export interface ProgressStreamOptions {
+  /** Send a heartbeat after this long without a line (default 20 s). */
+  heartbeatMs?: number;
+  clock?: Clock;
+}
 
 /** The outcome an operation reports on its final line. */
 export interface Outcome {
@@ -57,10 +88,23 @@ export function progressResponse(
   op: string,
   run: (progress: (line: string) => void) => Promise<Outcome>,
   onError: (err: unknown) => void,
+  opts: ProgressStreamOptions = {},
 ): Response {
   const enc = new TextEncoder();
+  const clock = opts.clock ?? realClock;
+  const every = opts.heartbeatMs ?? 20_000;
+  const started = clock.now();
   let closed = false;
+  let timer: unknown;
   let ctl!: ReadableStreamDefaultController<Uint8Array>;
+  const arm = () => {
+    clock.clearTimeout(timer);
+    if (closed) return;
+    timer = clock.setTimeout(() => {
+      const s = Math.round((clock.now() - started) / 1000);
+      send(`${HEARTBEAT} (${s}s)\n`);
+    }, every);
+  };
   const send = (text: string) => {
     if (closed) return;
     try {
@@ -68,10 +112,12 @@ export function progressResponse(
     } catch {
       closed = true; // the client went away; the operation goes on
     }
+    arm();
   };
   const body = new ReadableStream<Uint8Array>({
     start(c) {
       ctl = c;
+      arm();
       const progress = (line: string) => {
         for (const l of line.split("\n")) if (l.trim()) send(l + "\n");
       };
@@ -90,6 +136,7 @@ export function progressResponse(
           }
         },
       ).finally(() => {
+        clock.clearTimeout(timer);
         if (!closed) {
           closed = true;
           try {
@@ -100,6 +147,7 @@ export function progressResponse(
     },
     cancel() {
       closed = true;
+      clock.clearTimeout(timer);
     },
   });
   return new Response(body, {

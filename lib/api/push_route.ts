@@ -10,7 +10,7 @@ import { extractArchive } from "../archive/mod.ts";
 import { InputError } from "../errors.ts";
 import type { ApiContext } from "./app.ts";
 import { auditedRun } from "./audited_run.ts";
-import { progressResponse } from "./progress_stream.ts";
+import { heartbeatFor, progressResponse } from "./progress_stream.ts";
 import { takePushOptions, toDeployOptions } from "./push_options.ts";
 
 /** Adds the push route. */
@@ -85,6 +85,7 @@ export function registerPush(app: Hono, ctx: ApiContext): void {
         }
       },
       (err) => log.error(`deploy by ${actor}: ${(err as Error).stack ?? err}`),
+      { heartbeatMs: heartbeatFor(deps.config.proxy.keepaliveTimeout) },
     );
   });
 }
