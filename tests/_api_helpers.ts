@@ -23,6 +23,20 @@ export class FakePlatform implements Platform {
   services: DeploymentStatus[] = [];
   logLines = ["line 1", "line 2"];
   progressLines = ["Step 1/2 : FROM busybox"];
+  /** Thrown by check(): a refusal known before the stream. */
+  refusal: Error | null = null;
+
+  async check(dir: string, opts: DeployOptions) {
+    this.checks.push({ dir, opts });
+    if (this.refusal) throw this.refusal;
+    await Promise.resolve();
+    return {
+      service: "web",
+      kind: "service" as const,
+      run: (progress: (l: string) => void) => this.deploy(dir, opts, progress),
+    };
+  }
+  checks: { dir: string; opts: DeployOptions }[] = [];
 
   async deploy(
     dir: string,

@@ -66,6 +66,7 @@ Deno.test("a push with a fresh signed token deploys and streams an ok marker", a
     domains: ["f.test"],
     env: ["A=1"],
     actor: key.fingerprint,
+    displayDir: ".",
   });
   assertEquals(
     api.audit.events.map((e) => `${e.action}:${e.result}:${e.release ?? ""}`),
@@ -254,6 +255,24 @@ Deno.test("a failed deploy streams a failed marker; bad input a refused one", as
   const text = await res.text();
   assert(!text.includes("/root/x"), text);
   assertStringIncludes(text, "mypaas: deploy failed: internal error");
+});
+
+Deno.test("a refusal the check finds answers its 4xx before any stream, audited, nothing run", async () => {
+  await using api = await makeApi([key]);
+  api.platform.refusal = new InputError(
+    'Dockerfile:2: URL "https://x.test/" is already served by "other"',
+    { status: 409 },
+  );
+  const res = await post(api);
+  assertEquals(res.status, 409);
+  assertStringIncludes(await res.text(), "Dockerfile:2: URL");
+  assertEquals(api.platform.deploys.length, 0);
+  assertEquals(api.platform.checks[0]!.opts.displayDir, ".");
+  assertEquals(api.audit.events.at(-1)?.result, "refused");
+  // the upload's temp dir is gone
+  const left = [];
+  for await (const e of Deno.readDir(`${api.dataDir}/tmp`)) left.push(e.name);
+  assertEquals(left, []);
 });
 
 Deno.test("authorized_keys edits apply without a restart", async () => {

@@ -3,7 +3,10 @@
  * `POST /daemon/push`: authenticate (token, sig1) before reading the body,
  * read at most `server.max_upload` bytes, check sig2 over them, unpack into
  * a fresh directory under `<data_dir>/tmp`, then deploy while streaming the
- * progress. Every refusal happens before the deploy, with a 4xx status.
+ * progress. Every refusal known before the build (signature, size, archive,
+ * spec, URL / publish / volume conflicts, the admin domain: `Platform.check`)
+ * is answered with its 4xx status before the stream starts; spec errors name
+ * files as in the upload (`Dockerfile:2: ...`), not the server's temp path.
  */
 import type { Hono } from "hono";
 import { extractArchive } from "../archive/mod.ts";
@@ -62,6 +65,19 @@ export function registerPush(app: Hono, ctx: ApiContext): void {
       await Deno.remove(work, { recursive: true }).catch(() => {});
       return await refuseAs(err);
     }
+    // Refusals known before the build (spec, URL, publish, volume, admin
+    // domain) answer their 4xx status, not a 200 with a refused line: a
+    // MyPaas client only looks at the status.
+    let checked;
+    try {
+      checked = await deps.platform.check(dir, {
+        ...toDeployOptions(opts, actor),
+        displayDir: ".",
+      });
+    } catch (err) {
+      await Deno.remove(work, { recursive: true }).catch(() => {});
+      return await refuseAs(err);
+    }
     await audit.record({ action: "push", actor, result: "ok" });
     log.info(
       `push by ${actor}: ${unpacked.files} files, ${unpacked.bytes} bytes`,
@@ -76,9 +92,8 @@ export function registerPush(app: Hono, ctx: ApiContext): void {
         try {
           return await auditedRun(
             audit,
-            { action: "deploy", actor },
-            () =>
-              deps.platform.deploy(dir, toDeployOptions(opts, actor), progress),
+            { action: "deploy", actor, service: checked.service },
+            () => checked.run(progress),
           );
         } finally {
           await Deno.remove(work, { recursive: true }).catch(() => {});

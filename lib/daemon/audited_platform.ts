@@ -60,6 +60,26 @@ export function auditedPlatform(
       await audit.record({ action, actor: who, service, result: "ok" });
     };
   return {
+    check: async (dir, opts) => {
+      const who = opts.actor ?? actor;
+      let checked;
+      try {
+        checked = await platform.check(dir, opts);
+      } catch (err) {
+        await audit.record({
+          action: "deploy",
+          actor: who,
+          result: "refused",
+          error: (err as Error).message,
+        });
+        throw err;
+      }
+      return {
+        ...checked,
+        run: (progress) =>
+          recorded("deploy", who, checked.service, () => checked.run(progress)),
+      };
+    },
     deploy: (dir, opts, progress) =>
       recorded(
         "deploy",

@@ -27,8 +27,9 @@ import {
 } from "../deploy/mod.ts";
 import { InputError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { DeploySpec, ServiceSpec } from "../spec/types.ts";
+import type { DeploySpec } from "../spec/types.ts";
 import type {
+  CheckedDeploy,
   DeploymentStatus,
   DeployOptions,
   DeployResult,
@@ -147,32 +148,45 @@ export class ContainerPlatform implements Platform {
     return this.#ready;
   }
 
+  /** Reads and checks `dir`'s spec on its side; nothing is built yet. */
+  async check(dir: string, opts: DeployOptions): Promise<CheckedDeploy> {
+    const fn = this.options.functions;
+    if (fn && !(await hasDockerfile(dir))) return await fn.check(dir, opts);
+    const spec = await this.options.readSpec(dir, opts);
+    if (spec.kind === "function") {
+      if (!fn) {
+        throw new InputError(
+          `${
+            opts.displayDir ?? dir
+          } is a function deployment, and this daemon runs no functions`,
+        );
+      }
+      return await fn.check(dir, opts);
+    }
+    if (fn?.has(spec.service)) {
+      throw new InputError(
+        `${spec.service} is already a function deployment: remove it first or pick another mypaas.service`,
+        { status: 409 },
+      );
+    }
+    await this.#docker();
+    await this.deployer.check(spec);
+    return {
+      service: spec.service,
+      kind: "service",
+      run: async (progress) => {
+        const r = await this.deployer.deploy(spec, dir, progress);
+        return { ...r, kind: "service" };
+      },
+    };
+  }
+
   async deploy(
     dir: string,
     opts: DeployOptions,
     progress: (line: string) => void,
   ): Promise<DeployResult> {
-    const fn = this.options.functions;
-    if (fn && !(await hasDockerfile(dir))) {
-      return await fn.deploy(dir, opts, progress);
-    }
-    const spec = await this.options.readSpec(dir, opts);
-    if (spec.kind === "function") {
-      if (!fn) {
-        throw new InputError(
-          `${dir} is a function deployment, and this daemon runs no functions`,
-        );
-      }
-      return await fn.deploy(dir, opts, progress);
-    }
-    if (fn?.has(spec.service)) {
-      throw new InputError(
-        `${spec.service} is already a function deployment: remove it first or pick another mypaas.service`,
-      );
-    }
-    await this.#docker();
-    const r = await this.deployer.deploy(spec as ServiceSpec, dir, progress);
-    return { ...r, kind: "service" };
+    return await (await this.check(dir, opts)).run(progress);
   }
 
   async list(): Promise<DeploymentStatus[]> {

@@ -32,6 +32,7 @@ import {
 import type { Logger } from "../log.ts";
 import type { FunctionSpec } from "../spec/types.ts";
 import type {
+  CheckedDeploy,
   DeploymentStatus,
   DeployOptions,
   DeployResult,
@@ -200,12 +201,36 @@ export class FunctionsPlatform implements Platform {
     return this.#deployments?.handleByHost(req, info) ?? null;
   }
 
+  /**
+   * Reads `dir`'s spec (spec errors, the admin domain): refusals before the
+   * stream. URL conflicts with other deployments are found by `run`.
+   */
+  async check(
+    dir: string,
+    opts: DeployOptions & { name?: string },
+  ): Promise<CheckedDeploy> {
+    const spec = await (this.options.readSpec ?? this.#readSpec)(dir, opts);
+    return {
+      service: spec.service,
+      kind: "function",
+      run: (progress) => this.#deploy(spec, dir, opts, progress),
+    };
+  }
+
   async deploy(
     dir: string,
     opts: DeployOptions & { name?: string },
     progress: (line: string) => void,
   ): Promise<DeployResult> {
-    const spec = await (this.options.readSpec ?? this.#readSpec)(dir, opts);
+    return await (await this.check(dir, opts)).run(progress);
+  }
+
+  async #deploy(
+    spec: FunctionSpec,
+    dir: string,
+    opts: DeployOptions,
+    progress: (line: string) => void,
+  ): Promise<DeployResult> {
     try {
       const r = await this.deployments.deploy(
         spec,

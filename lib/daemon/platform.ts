@@ -19,6 +19,23 @@ export interface DeployOptions {
   skipOptimize?: boolean;
   /** Who asked (key fingerprint, or "local"), for the audit log. */
   actor?: string;
+  /**
+   * How spec errors name the directory: "." names files as in the upload
+   * (`Dockerfile:2: ...`), never the server's temp path. Default: `dir`.
+   */
+  displayDir?: string;
+}
+
+/**
+ * A deploy whose refusals known up front (spec errors, URL, publish and
+ * volume conflicts, the admin domain) were checked: `check` throws them as
+ * InputErrors before anything streams or builds, `run` carries it out (and
+ * checks again under the service's lock, where a race may still refuse).
+ */
+export interface CheckedDeploy {
+  service: string;
+  kind: DeploySpec["kind"];
+  run(progress: (line: string) => void): Promise<DeployResult>;
 }
 
 /** How a deploy ended. */
@@ -48,7 +65,9 @@ export interface DeploymentStatus {
 
 /** The operations both front doors offer. Progress lines stream to `progress`. */
 export interface Platform {
-  /** Deploys the directory (already unpacked on this host). */
+  /** Reads and checks the directory's spec; throws InputError on a refusal. */
+  check(dir: string, opts: DeployOptions): Promise<CheckedDeploy>;
+  /** Deploys the directory (already unpacked on this host): check, then run. */
   deploy(
     dir: string,
     opts: DeployOptions,

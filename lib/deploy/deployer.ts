@@ -70,6 +70,57 @@ export class Deployer {
     return recoverAll(this.ctx, this.markers);
   }
 
+  /**
+   * The refusals known before a build (InputError, 4xx): a URL another
+   * service or function serves, `publish` with a scale that cannot hold it
+   * or of a port the daemon listens on or another service publishes, and a
+   * bind volume outside `volume_root`. `deploy` runs it again under the lock.
+   */
+  async check(spec: ServiceSpec): Promise<void> {
+    const { ctx } = this;
+    ctx.traffic.checkUrls(spec.service, spec.urls);
+    checkPublish(spec);
+    await this.#checkPorts(spec);
+    await checkVolumes(spec, ctx.config);
+  }
+
+  /** `publish` of the daemon's own ports or another service's is refused. */
+  async #checkPorts(spec: ServiceSpec): Promise<void> {
+    if (!spec.publish.length) return;
+    const { server } = this.ctx.config;
+    const own = new Map<number, string>();
+    if (server.httpPort > 0) own.set(server.httpPort, "http_port");
+    if (server.httpsPort > 0) own.set(server.httpsPort, "https_port");
+    const taken = new Map<string, string>();
+    for (const r of await serviceReplicas(this.ctx)) {
+      const other = r.labels[LABEL.service] ?? "";
+      if (other === spec.service) continue;
+      for (const p of specFromLabels(r.labels)?.publish ?? []) {
+        taken.set(`${p.hostPort}/${p.protocol}`, other);
+      }
+    }
+    for (const p of spec.publish) {
+      const where =
+        `${spec.file}: mypaas.publish "${p.hostPort}:${p.containerPort}${
+          p.protocol === "udp" ? "/udp" : ""
+        }"`;
+      const key = own.get(p.hostPort);
+      if (key && p.protocol === "tcp") {
+        throw new InputError(
+          `${where}: port ${p.hostPort} is the daemon's own ([server] ${key}): publish another host port`,
+          { status: 409 },
+        );
+      }
+      const other = taken.get(`${p.hostPort}/${p.protocol}`);
+      if (other) {
+        throw new InputError(
+          `${where}: host port ${p.hostPort}/${p.protocol} is already published by "${other}": remove it there first or publish another port`,
+          { status: 409 },
+        );
+      }
+    }
+  }
+
   /** Builds `dir` and rolls `spec` out as a new release. */
   deploy(
     spec: ServiceSpec,
@@ -99,9 +150,7 @@ export class Deployer {
     progress: (line: string) => void,
   ): Promise<ServiceDeployResult> {
     const { ctx } = this;
-    ctx.traffic.checkUrls(spec.service, spec.urls);
-    checkPublish(spec);
-    await checkVolumes(spec, ctx.config);
+    await this.check(spec);
     const old = await serviceReplicas(ctx, spec.service);
     const current = currentRelease(old);
     const release = await nextRelease(ctx, spec.service);
