@@ -214,7 +214,18 @@ Deno.test("e2e push check: refusals before the stream (4xx, CLI 2, MyPaas client
   } finally {
     await daemon.stop();
     await removeByLabel(`mypaas.owner=${network}`);
-    await removeImages(`mypaas/${sleeper}`);
+    // the refused ones too, should a regression have deployed them
+    for (
+      const s of [
+        sleeper,
+        "bad-spec",
+        "admin-claim",
+        "own-port",
+        "new-admin",
+        "same-port",
+        "same-url",
+      ]
+    ) await removeImages(`mypaas/${s}`);
     await docker(["network", "rm", network], { allowFail: true });
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
