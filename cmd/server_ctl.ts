@@ -58,6 +58,8 @@ export function formatList(items: DeploymentStatus[]): string {
     "STATE",
     "INSTANCES",
     "RESTARTS",
+    "EVICTED",
+    "QUEUED",
     "URLS",
   ]];
   for (const s of items) {
@@ -68,6 +70,12 @@ export function formatList(items: DeploymentStatus[]): string {
       s.state,
       s.instances.map((i) => `${i.id}:${i.state}`).join(",") || "-",
       String(s.instances.reduce((n, i) => n + i.restarts, 0)),
+      s.pool ? String(s.pool.evictions) : "-",
+      s.pool
+        ? `${s.pool.queued}${
+          s.pool.rejected ? ` (${s.pool.rejected} 503)` : ""
+        }`
+        : "-",
       s.urls.join(" ") || "-",
     ]);
   }

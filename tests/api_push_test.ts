@@ -286,3 +286,26 @@ Deno.test("authorized_keys edits apply without a restart", async () => {
   assertEquals(res.status, 200);
   await res.body?.cancel();
 });
+
+Deno.test("two authorized keys with one fingerprint both push: each is tried", async () => {
+  const pair = JSON.parse(
+    await Deno.readTextFile(
+      new URL("./fixtures/keys/colliding_rsa.json", import.meta.url),
+    ),
+  ) as { fingerprint: string; private: string[] };
+  const [a, b] = await Promise.all(
+    pair.private.map((pem) => PrivateKey.fromPem(pem)),
+  );
+  assertEquals([a!.fingerprint, b!.fingerprint], [
+    pair.fingerprint,
+    pair.fingerprint,
+  ]);
+  assert(a!.publicKey.text !== b!.publicKey.text);
+  await using api = await makeApi([a!, b!]);
+  for (const k of [a!, b!]) {
+    const res = await post(api, APP, k);
+    assertEquals(res.status, 200, await res.clone().text());
+    assertEquals((await readStream(res, () => {})).status, "ok");
+  }
+  assertEquals(api.platform.deploys.length, 2);
+});

@@ -39,7 +39,13 @@ async function refused(
 /** One tar entry (ustar). */
 function tarEntry(
   name: string,
-  opts: { type?: string; data?: Uint8Array; link?: string } = {},
+  opts: {
+    type?: string;
+    data?: Uint8Array;
+    link?: string;
+    /** Size in GNU base-256 form (as tar writes sizes of 8 GiB and more). */
+    base256?: boolean;
+  } = {},
 ): Uint8Array {
   const data = opts.data ?? new Uint8Array();
   const h = new Uint8Array(512);
@@ -49,6 +55,11 @@ function tarEntry(
   put("0000000\0", 108);
   put("0000000\0", 116);
   put(data.length.toString(8).padStart(11, "0") + "\0", 124);
+  if (opts.base256) {
+    h.fill(0, 124, 136);
+    h[124] = 0x80;
+    new DataView(h.buffer).setUint32(132, data.length);
+  }
   put("00000000000\0", 136);
   put("        ", 148);
   put(opts.type ?? "0", 156);
@@ -287,4 +298,33 @@ Deno.test("extractArchive() gives the event loop turns while it inflates", () =>
       `the event loop was blocked for ${longest} of ${total} ms`,
     );
     assertEquals((await Deno.stat(`${dir}/big`)).size, 64 << 20);
+  }));
+
+Deno.test("extractArchive() unpacks tar's GNU and pax long names and base-256 sizes", () =>
+  withDir(async (dir) => {
+    // A directory name over 100 bytes fits neither ustar's name nor prefix.
+    const long = `${"d".repeat(120)}/${"é".repeat(60)}.txt`;
+    await Deno.mkdir(`${dir}/src/${"d".repeat(120)}`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/src/${long}`, "deep");
+    await Deno.symlink(long, `${dir}/src/${"l".repeat(110)}`);
+    for (const format of ["gnu", "pax"]) {
+      const out = await new Deno.Command("tar", {
+        args: [`--format=${format}`, "-cf", "-", "-C", `${dir}/src`, "."],
+        stdout: "piped",
+      }).output();
+      assert(out.success, new TextDecoder().decode(out.stderr));
+      const dest = `${dir}/${format}`;
+      await Deno.mkdir(dest);
+      const r = await extractArchive(out.stdout, dest, LIMITS);
+      assertEquals(r.format, "tar");
+      assertEquals(await Deno.readTextFile(`${dest}/${long}`), "deep");
+      assertEquals(await Deno.readLink(`${dest}/${"l".repeat(110)}`), long);
+    }
+    await Deno.mkdir(`${dir}/b256`);
+    await extractArchive(
+      tar(tarEntry("big", { data: enc("base-256"), base256: true })),
+      `${dir}/b256`,
+      LIMITS,
+    );
+    assertEquals(await Deno.readTextFile(`${dir}/b256/big`), "base-256");
   }));

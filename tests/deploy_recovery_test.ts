@@ -7,6 +7,7 @@ import {
 import { startReplica } from "../lib/deploy/context.ts";
 import { FakeRuntime } from "../lib/docker/mod.ts";
 import { silentLogger } from "../lib/log.ts";
+import { until } from "./_until.ts";
 import { assert, assertEquals } from "./_docker_contract.ts";
 import {
   appDir,
@@ -16,7 +17,11 @@ import {
   testConfig,
 } from "./_deploy_fixture.ts";
 
-const spec2 = makeSpec("web", { scale: { strategy: "rolling", replicas: 2 } });
+const up = { path: "/up", intervalMs: 1000, timeoutMs: 1000 };
+const spec2 = makeSpec("web", {
+  scale: { strategy: "rolling", replicas: 2 },
+  healthcheck: up,
+});
 
 async function setup() {
   const dataDir = await Deno.makeTempDir({ prefix: "mypaas-recover-" });
@@ -118,6 +123,32 @@ Deno.test("recovery rolls back when the new containers never get ready", async (
   assertEquals(t.running(), ["web-1-1", "web-1-2"]);
 });
 
+Deno.test("recovery registers each replica with its own release's healthcheck, read from its labels", async () => {
+  await using t = await setup();
+  const ctx = t.first.deployer.ctx;
+  const nope = { path: "/nope", intervalMs: 1000, timeoutMs: 1000 };
+  await t.markDeploying();
+  await startReplica(ctx, { ...spec2, healthcheck: nope }, 2, 1, "candidate");
+  const d = t.restart();
+  const out = await d.deployer.recover();
+  assertEquals(out.map((o) => [o.action, o.release]), [["rolled-back", 1]]);
+  const ups = [...d.traffic.upstreams.get("web")!.values()];
+  assertEquals(ups.length, 2);
+  for (const u of ups) assertEquals(u.healthcheck, up);
+
+  // a finished deploy registers the new release's check
+  await t.markDeploying();
+  const nopeSpec = { ...spec2, healthcheck: nope };
+  await startReplica(ctx, nopeSpec, 2, 1, "candidate");
+  await startReplica(ctx, nopeSpec, 2, 2, "candidate");
+  const d2 = t.restart();
+  const out2 = await d2.deployer.recover();
+  assertEquals(out2.map((o) => [o.action, o.release]), [["finished", 2]]);
+  const ups2 = [...d2.traffic.upstreams.get("web")!.values()];
+  assertEquals(ups2.length, 2);
+  for (const u of ups2) assertEquals(u.healthcheck, nope);
+});
+
 Deno.test("recovery restarts a recreate deploy's old container stopped before the new one started", async () => {
   await using t = await setup();
   await t.markDeploying();
@@ -186,12 +217,6 @@ Deno.test("container events: a dying container leaves traffic, and returns once 
   await events.start();
   try {
     const id = (await t.runtime.inspect("web-1-1"))!.id;
-    const until = async (cond: () => boolean) => {
-      for (let i = 0; i < 200 && !cond(); i++) {
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      assert(cond(), "condition not reached within 1 s");
-    };
     await new Promise((r) => setTimeout(r, 10));
     t.runtime.crash(id);
     await until(() => !traffic.upstreams.get("web")?.has(id));

@@ -1,6 +1,7 @@
 /**
  * A function with a remote (https) import: `deno bundle` fetches it at
- * deploy time from a loopback HTTPS server whose CA only `DENO_CERT` in the
+ * deploy time from a loopback HTTPS server (opened by `allow_net`, as the
+ * sandboxed bundler denies loopback otherwise) whose CA only `DENO_CERT` in the
  * daemon's environment makes trusted, and inlines it into one artifact; the
  * deployed function answers with the remote module's value while its
  * isolate may import nothing at run time. A real daemon process (the
@@ -75,6 +76,8 @@ https_port = 0
 [docker]
 socket = "${dir}/no-docker.sock"
 [isolates]
+# the test's HTTPS server is on loopback, which the bundler denies unless listed
+allow_net = ["127.0.0.1/32"]
 min_workers = 1
 max_workers = 2
 cluster_cpu_pct_target = 1.0

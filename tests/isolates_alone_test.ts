@@ -6,7 +6,8 @@
  */
 import { assert, assertEquals } from "./isolates_assert.ts";
 import { call, testPool, until } from "./isolates_helpers.ts";
-import { culprits, PoolIsolate } from "../lib/isolates/pool_isolate.ts";
+import { PoolIsolate } from "../lib/isolates/pool_isolate.ts";
+import { culprits } from "../lib/isolates/pool_quarantine.ts";
 import type { WorkerProcess } from "../lib/isolates/worker_process.ts";
 
 const NEIGHBOUR = `let n = 0;

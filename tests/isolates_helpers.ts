@@ -85,11 +85,44 @@ export async function call(
   return { status: res.status, text: await res.text() };
 }
 
-/** Polls `cond` every 10 ms until it holds or `ms` pass; its last value. */
-export async function until(cond: () => boolean, ms = 5000): Promise<boolean> {
-  const by = Date.now() + ms;
-  while (!cond() && Date.now() < by) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return cond();
+/** A function that answers with the request's body (once it is whole). */
+export const ECHO =
+  `export default { fetch: async (req) => new Response(await req.text()) };`;
+
+/**
+ * Sends a request to an ECHO target whose body stays open: it is in
+ * flight until `finish()` sends the rest. `started` resolves once an
+ * isolate of `target` holds it.
+ */
+export function holdRequest(
+  pool: IsolatePool,
+  target: { key: string; url: string; env: Record<string, string> },
+) {
+  const body = new TransformStream<Uint8Array, Uint8Array>();
+  const writer = body.writable.getWriter();
+  const res = pool.dispatch(
+    target,
+    new Request("http://fn.test/", {
+      method: "POST",
+      body: body.readable,
+      duplex: "half",
+    } as RequestInit),
+    { clientIp: "127.0.0.1" },
+  );
+  const started = until(
+    () => pool.isolates(target.key).some((i) => i.inflight > 0),
+    { what: `an isolate of ${target.key} to take the request` },
+  );
+  return {
+    started,
+    async finish(text: string) {
+      await writer.write(new TextEncoder().encode(text));
+      await writer.close();
+      const r = await res;
+      return { status: r.status, text: await r.text() };
+    },
+  };
 }
+
+import { until } from "./_until.ts";
+export { until };

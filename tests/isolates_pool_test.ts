@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertNotEquals } from "./isolates_assert.ts";
-import { call, testPool } from "./isolates_helpers.ts";
+import { call, ECHO, holdRequest, testPool } from "./isolates_helpers.ts";
 import { denyNetList } from "../lib/isolates/net_policy.ts";
 
 const COUNTER = `let n = 0;
@@ -241,7 +241,7 @@ Deno.test("IsolatePool scales a busy deployment out and gives isolates back", as
   }
 });
 
-Deno.test("IsolatePool starts no isolate above the host load target; requests get 503", async () => {
+Deno.test("IsolatePool starts no isolate above the host load target: it evicts an idle one instead; 503 only while every isolate is busy", async () => {
   let load = { cpu: 0, mem: 0 };
   const t = await testPool({
     minWorkers: 1,
@@ -259,17 +259,38 @@ Deno.test("IsolatePool starts no isolate above the host load target; requests ge
       processes: 1,
     });
     const a = await t.artifact(COUNTER);
-    const b = await t.artifact(COUNTER);
+    const b = await t.artifact(ECHO);
+    const c = await t.artifact(COUNTER);
     load = { cpu: 0.95, mem: 0.1 };
     assertEquals((await call(t.pool, a)).status, 200);
     await t.pool.settled();
     assertEquals(t.pool.stats().total, 1);
+    // b has no isolate and none may start: a's idle one makes room
+    const held = holdRequest(t.pool, b);
+    await held.started;
+    assertEquals(t.pool.counters(a.key).evictions, 1);
+    assertEquals(t.pool.evictions()["host-load"], 1);
+    assertEquals(t.pool.stats().total, 1);
+    // b's only isolate has a request in flight: c waits, bounded, then 503
     const t0 = Date.now();
-    assertEquals((await call(t.pool, b)).status, 503);
+    const res = await t.pool.dispatch(c, new Request("http://fn.test/"), {
+      clientIp: "127.0.0.1",
+    });
+    await res.body?.cancel();
+    assertEquals([res.status, res.headers.get("retry-after")], [503, "1"]);
     assert(Date.now() - t0 >= 250, "503 came before the bounded wait");
+    assertEquals(t.pool.counters(c.key), {
+      evictions: 0,
+      queued: 1,
+      rejected: 1,
+    });
+    assertEquals(t.pool.counters(b.key).evictions, 0);
+    assertEquals(await held.finish("done"), { status: 200, text: "done" });
+    // nothing in flight: c evicts b's isolate and is served
+    assertEquals(await call(t.pool, c), { status: 200, text: "1" });
     assertEquals(t.pool.stats().total, 1);
     load = { cpu: 0.1, mem: 0.1 };
-    assertEquals(await call(t.pool, b), { status: 200, text: "1" });
+    assertEquals(await call(t.pool, a), { status: 200, text: "1" });
   } finally {
     await t.close();
   }

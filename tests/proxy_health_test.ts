@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
 import { raw, spec, startBackend, startProxy } from "./_proxy_helpers.ts";
-
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from "./_until.ts";
 
 Deno.test("active health checks take a failing replica out and back in", async () => {
   let healthy = true;
@@ -21,11 +14,10 @@ Deno.test("active health checks take a failing replica out and back in", async (
   );
   const b = startBackend("b");
   try {
-    p.router.setService(spec("svc", ["http://s.test/"], {
-      healthcheck: { path: "/health", intervalMs: 30, timeoutMs: 500 },
-    }));
-    p.router.addUpstream("svc", { id: "a", url: a.url });
-    p.router.addUpstream("svc", { id: "b", url: b.url });
+    const healthcheck = { path: "/health", intervalMs: 30, timeoutMs: 500 };
+    p.router.setService(spec("svc", ["http://s.test/"], { healthcheck }));
+    p.router.addUpstream("svc", { id: "a", url: a.url, healthcheck });
+    p.router.addUpstream("svc", { id: "b", url: b.url, healthcheck });
     const pool = p.router.pool("svc")!;
     healthy = false;
     await until(() => pool.usable().length === 1);
@@ -38,6 +30,75 @@ Deno.test("active health checks take a failing replica out and back in", async (
     await p.stop();
     await a.close();
     await b.close();
+  }
+});
+
+Deno.test("a new release's healthcheck does not judge the old release's replicas", async () => {
+  const p = await startProxy();
+  const paths = new Map<string, string[]>();
+  const backend = (name: string) =>
+    startBackend(name, (req) => {
+      const path = new URL(req.url).pathname;
+      paths.set(name, [...(paths.get(name) ?? []), path]);
+      // the old release has /up only: /nope is a 404 on every replica
+      return path === "/up"
+        ? new Response(null, { status: 204 })
+        : path === "/"
+        ? new Response(name)
+        : new Response("no", { status: 404 });
+    });
+  const old1 = backend("old1");
+  const old2 = backend("old2");
+  const fresh = backend("fresh");
+  try {
+    const up = { path: "/up", intervalMs: 20, timeoutMs: 500 };
+    const nope = { path: "/nope", intervalMs: 20, timeoutMs: 500 };
+    p.router.setService(spec("svc", ["http://s.test/"], { healthcheck: up }));
+    p.router.addUpstream("svc", { id: "o1", url: old1.url, healthcheck: up });
+    p.router.addUpstream("svc", { id: "o2", url: old2.url, healthcheck: up });
+    const pool = p.router.pool("svc")!;
+    await until(() => (paths.get("old1")?.length ?? 0) >= 2);
+    // the deploy of a release with a failing check publishes its spec first
+    p.router.setService(spec("svc", ["http://s.test/"], { healthcheck: nope }));
+    p.router.addUpstream("svc", {
+      id: "n1",
+      url: fresh.url,
+      healthcheck: nope,
+    });
+    await until(() => (paths.get("fresh") ?? []).includes("/nope"));
+    await until(() => pool.usable().length === 2);
+    const seen = (paths.get("old1")?.length ?? 0) +
+      (paths.get("old2")?.length ?? 0);
+    await until(() =>
+      (paths.get("old1")?.length ?? 0) + (paths.get("old2")?.length ?? 0) >=
+        seen + 4
+    );
+    assert.deepEqual(pool.usable().map((t) => t.id).sort(), ["o1", "o2"]);
+    for (const name of ["old1", "old2"]) {
+      assert.ok(
+        paths.get(name)!.every((x) => x === "/up"),
+        `${name} was only checked at /up: ${paths.get(name)}`,
+      );
+    }
+    assert.ok(!paths.get("fresh")!.includes("/up"), "fresh gets the new check");
+    for (let i = 0; i < 4; i++) {
+      const r = await raw(p.port, { host: "s.test" });
+      assert.equal(r.status, 200);
+      assert.match(r.body, /^old[12]$/);
+    }
+    // rollback: the old spec comes back, the new replica is drained
+    p.router.setService(spec("svc", ["http://s.test/"], { healthcheck: up }));
+    await p.router.drainUpstream("svc", "n1", 0);
+    const before = paths.get("fresh")!.length;
+    const ticks = paths.get("old1")!.length;
+    await until(() => paths.get("old1")!.length >= ticks + 3);
+    assert.ok(paths.get("fresh")!.length <= before + 1, "drained: no checks");
+    assert.deepEqual(pool.usable().map((t) => t.id).sort(), ["o1", "o2"]);
+  } finally {
+    await p.stop();
+    await old1.close();
+    await old2.close();
+    await fresh.close();
   }
 });
 

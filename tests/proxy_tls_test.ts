@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spec, startBackend, startProxy } from "./_proxy_helpers.ts";
+import { spec, specUrl, startBackend, startProxy } from "./_proxy_helpers.ts";
 import type { CertSource, TlsCert } from "../lib/proxy/tls_server.ts";
 
 async function selfSigned(dir: string, cn: string): Promise<TlsCert> {
@@ -135,6 +135,76 @@ Deno.test("refused HTTP/2 POSTs with a body get their 403, not a stream reset (c
       if (got !== "0 2 403") failed.push(got);
     }
     assert.deepEqual(failed, [], `${failed.length} of 20 refusals broke`);
+  } finally {
+    await p.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("in-process refusals over HTTP/2 (431, 413, 404, a function's) discard the body and answer with their status, not a stream reset", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "proxy_tls_" });
+  const cert = await selfSigned(dir, "a.test");
+  const p = await startProxy({
+    certs: {
+      get: () => cert,
+      defaultCert: () => cert,
+      onChange: () => () => {},
+    },
+    proxy: { maxBody: 768 << 10, maxHeader: 4096 },
+  });
+  // a function that refuses without reading its body
+  p.router.setHandler(
+    "fn",
+    [specUrl("https://fn.test/")],
+    () => Promise.resolve(new Response("no\n", { status: 403 })),
+  );
+  try {
+    await Deno.writeFile(`${dir}/big`, new Uint8Array(1_000_000));
+    await Deno.writeFile(`${dir}/body`, new Uint8Array(600_000));
+    const port = p.httpsPort!;
+    const post = async (host: string, extra: string[] = [], file = "body") => {
+      const out = await new Deno.Command("curl", {
+        args: [
+          "-sk",
+          "--http2",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{http_version} %{http_code}",
+          "--max-time",
+          "10",
+          "--resolve",
+          `${host}:${port}:127.0.0.1`,
+          "--data-binary",
+          `@${dir}/${file}`,
+          ...extra,
+          `https://${host}:${port}/x`,
+        ],
+      }).output();
+      return `${out.code} ${new TextDecoder().decode(out.stdout)}`;
+    };
+    const cases: [string, () => Promise<string>, string][] = [
+      [
+        "a head too large",
+        () => post("a.test", ["-H", `x-big: ${"b".repeat(8000)}`]),
+        "0 2 431",
+      ],
+      [
+        "a declared body over max_body",
+        () => post("a.test", [], "big"),
+        "0 2 413",
+      ],
+      ["a host with no route", () => post("nothing.test"), "0 2 404"],
+      ["a function's refusal", () => post("fn.test"), "0 2 403"],
+    ];
+    const failed: string[] = [];
+    for (const [what, run, want] of cases) {
+      for (let i = 0; i < 5; i++) {
+        const got = await run();
+        if (got !== want) failed.push(`${what}: ${got}, want ${want}`);
+      }
+    }
+    assert.deepEqual(failed, []);
   } finally {
     await p.stop();
     await Deno.remove(dir, { recursive: true });

@@ -89,6 +89,35 @@ Deno.test("repeated equal Content-Lengths are one length; the connection is reus
   );
 });
 
+for (const status of ["204 No Content", "304 Not Modified"]) {
+  Deno.test(`a ${status} without Content-Length ends at its head and its connection is reused`, async () => {
+    // the upstream never closes: an answer read to the close would hang
+    await withUpstream(
+      `HTTP/1.1 ${status}\r\nX-A: 1\r\n\r\n`,
+      async (p, up) => {
+        for (let i = 0; i < 3; i++) {
+          const r = await raw(p.port, { host: "app.test" });
+          assert.equal(r.status, Number(status.slice(0, 3)));
+          assert.equal(r.body, "");
+          assert.equal(r.headers.get("x-a"), "1");
+        }
+        assert.equal(up.accepted, 1, "one kept connection");
+        assert.equal(up.closed, 0, "the connection stayed open");
+      },
+    );
+  });
+}
+
+Deno.test("a HEAD answer without Content-Length ends at its head and its connection is reused", async () => {
+  await withUpstream("HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n", async (p, up) => {
+    for (let i = 0; i < 3; i++) {
+      const r = await raw(p.port, { host: "app.test", method: "HEAD" });
+      assert.equal(r.status, 200);
+    }
+    assert.equal(up.accepted, 1, "one kept connection");
+  });
+});
+
 Deno.test("a head with bare LF line ends (a CGI printing with echo) is accepted as nginx does", async () => {
   // busybox httpd writes its own status line, then the CGI's output as is
   await withUpstream(

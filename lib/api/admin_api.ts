@@ -10,8 +10,8 @@ import { dataPaths, type ResolvedConfig } from "../config/config.ts";
 import type { Platform } from "../daemon/platform.ts";
 import { AuthorizedKeys } from "../keys/mod.ts";
 import { type Logger, silentLogger } from "../log.ts";
-import { type ApiDeps, type ApiEnv, createApiApp } from "./app.ts";
-import type { FunctionUploads } from "./functions_route.ts";
+import { createApiApp } from "./app.ts";
+import type { ApiDeps, ApiEnv, FunctionUploads } from "./context.ts";
 
 /** The admin API part. */
 export class AdminApi {

@@ -6,57 +6,24 @@
  * through the `Platform` and is written to the audit log. Built apart from
  * any server: the proxy calls `app.fetch` for `/daemon/*`.
  */
-import { type Context, Hono } from "hono";
-import type { ResolvedConfig } from "../config/mod.ts";
+import { Hono } from "hono";
 import { dataPaths } from "../config/config.ts";
-import type { Platform } from "../daemon/platform.ts";
-import { InputError, isInputError } from "../errors.ts";
-import type { KeyLookup } from "../keys/mod.ts";
-import { type Logger, silentLogger } from "../log.ts";
-import type { AuditSink } from "../audit.ts";
-import { Authenticator, AuthError, type Caller } from "./auth.ts";
-import { type FunctionUploads, registerFunctions } from "./functions_route.ts";
+import { isInputError } from "../errors.ts";
+import { silentLogger } from "../log.ts";
+import { Authenticator, AuthError } from "./auth.ts";
+import type { ApiContext, ApiDeps, ApiEnv } from "./context.ts";
+import { registerFunctions } from "./functions_route.ts";
 import { registerOps } from "./ops_routes.ts";
 import { registerPush } from "./push_route.ts";
 
-/** What the API needs. `config` may be replaced on reload. */
-export interface ApiDeps {
-  platform: Platform;
-  config: ResolvedConfig;
-  authorizedKeys: KeyLookup;
-  audit: AuditSink;
-  /** Milliseconds since the epoch. */
-  clock: () => number;
-  log?: Logger;
-  /** The function side, for `/daemon/functions/NAME`. */
-  functions?: FunctionUploads;
-}
-
-/** Shared by the route files. */
-export interface ApiContext {
-  deps: ApiDeps;
-  auth: Authenticator;
-  log: Logger;
-  /** Authenticates a request without body (token + canonical sig2). */
-  signed(req: Request): Promise<Caller>;
-  /** Where uploads unpack. */
-  tmpDir(): string;
-  /** The audit sink for one request: adds the client address. */
-  audit(c: Context): AuditSink;
-}
-
-/** What the server passes to `app.fetch(req, env)`. */
-export interface ApiEnv {
-  /** The client's IP address. */
-  remote?: string;
-}
+export type { ApiContext, ApiDeps, ApiEnv } from "./context.ts";
 
 /** Builds the API app. */
 export function createApiApp(deps: ApiDeps): Hono {
   const log = deps.log ?? silentLogger;
   // Through deps, so a reload that swaps the key file takes effect.
   const auth = new Authenticator(
-    { get: (fp) => deps.authorizedKeys.get(fp) },
+    { find: (fp) => deps.authorizedKeys.find(fp) },
     deps.clock,
   );
   const ctx: ApiContext = {
@@ -100,13 +67,4 @@ export function createApiApp(deps: ApiDeps): Hono {
   registerOps(app, ctx);
   registerFunctions(app, ctx);
   return app;
-}
-
-/** The `service` query parameter, checked. */
-export function serviceParam(url: URL): string {
-  const s = url.searchParams.get("service") ?? "";
-  if (!/^[a-z0-9][a-z0-9_.-]{0,62}$/i.test(s)) {
-    throw new InputError(`service must be a service name, got "${s}"`);
-  }
-  return s;
 }

@@ -59,15 +59,23 @@ export class Authenticator {
         `token expired (tokens are valid for ${TOKEN_SECONDS} s)`,
       );
     }
-    const key = await this.keys.get(fingerprint);
-    if (!key) {
+    const candidates = await this.keys.find(fingerprint);
+    if (!candidates.length) {
       throw new AuthError(
         `unknown key "${fingerprint}" (add it to authorized_keys)`,
       );
     }
-    if (!(await key.verify(sig1, new TextEncoder().encode(token)))) {
-      throw new AuthError("token signature does not verify");
+    // Fingerprints are short and can collide: the caller is the key whose
+    // signature verifies, and sig2 is checked against that same key.
+    const signed = new TextEncoder().encode(token);
+    let key: PublicKey | undefined;
+    for (const k of candidates) {
+      if (await k.verify(sig1, signed)) {
+        key = k;
+        break;
+      }
     }
+    if (!key) throw new AuthError("token signature does not verify");
     if (!this.#replays.use(token, this.clock())) {
       throw new AuthError("token already used");
     }

@@ -7,9 +7,8 @@
  * (signed like the other operations).
  */
 import type { Hono } from "hono";
-import type { DeployOptions, DeployResult } from "../daemon/platform.ts";
 import { InputError } from "../errors.ts";
-import type { ApiContext } from "./app.ts";
+import type { ApiContext } from "./context.ts";
 import { auditedRun } from "./audited_run.ts";
 import {
   heartbeatFor,
@@ -17,17 +16,6 @@ import {
   progressResponse,
 } from "./progress_stream.ts";
 import { readCapped } from "./push_route.ts";
-
-/** The function side these routes deploy through. */
-export interface FunctionUploads {
-  deploySingleFile(
-    name: string,
-    source: string,
-    opts: DeployOptions,
-    progress: (line: string) => void,
-  ): Promise<DeployResult>;
-  remove(name: string, actor?: string): Promise<void>;
-}
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const ENTRY = /^[A-Za-z0-9_-]{1,64}\.(ts|js|mjs|tsx|jsx)$/;

@@ -8,7 +8,7 @@
 import type { Hono } from "hono";
 import type { DeploymentStatus } from "../daemon/platform.ts";
 import { InputError } from "../errors.ts";
-import { type ApiContext, serviceParam } from "./app.ts";
+import { type ApiContext, serviceParam } from "./context.ts";
 import { auditedRun } from "./audited_run.ts";
 import {
   heartbeatFor,
@@ -147,6 +147,12 @@ export function formatStatus(list: DeploymentStatus[]): string {
     for (const i of s.instances) {
       lines.push(
         `  ${i.id} ${i.state}${i.restarts ? ` (${i.restarts} restarts)` : ""}`,
+      );
+    }
+    if (s.pool) {
+      const p = s.pool;
+      lines.push(
+        `  isolate pool: ${p.evictions} evictions, ${p.queued} requests queued, ${p.rejected} got 503`,
       );
     }
     if (s.releases.length) lines.push(`  releases ${s.releases.join(", ")}`);

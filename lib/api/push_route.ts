@@ -11,7 +11,7 @@
 import type { Hono } from "hono";
 import { extractArchive } from "../archive/mod.ts";
 import { InputError } from "../errors.ts";
-import type { ApiContext } from "./app.ts";
+import type { ApiContext } from "./context.ts";
 import { auditedRun } from "./audited_run.ts";
 import { heartbeatFor, progressResponse } from "./progress_stream.ts";
 import { takePushOptions, toDeployOptions } from "./push_options.ts";

@@ -4,6 +4,16 @@
  * fflate's streaming `Inflate`, feeding small input slices so that a bomb is
  * stopped by the writer's byte count long before memory fills. Stored and
  * deflated entries; no encryption, no zip64 (uploads are far below 4 GiB).
+ *
+ * Why our own reader and not a library's: fflate's `unzipSync`/`unzip`
+ * inflate each entry whole into memory, and their `filter` sees only the
+ * sizes the archive declares (an attacker's numbers). Measured on a 512 MiB
+ * entry of zeros (520 KB zip) against a 1 MiB limit: `unzipSync` peaks at
+ * 590 MiB RSS and 1.6 s before any check can run; this reader refuses it
+ * after 1 MiB, at 98 MiB RSS (the Deno baseline) in 40 ms. fflate's
+ * streaming `Unzip` walks local headers in order and cannot use the central
+ * directory, which is what names the entries here. tar has no such problem:
+ * `untar.ts` uses tar-stream.
  */
 import { Inflate } from "fflate";
 import { ArchiveError, type ArchiveWriter } from "./writer.ts";

@@ -52,6 +52,7 @@ export interface ResolvedConfig {
     memoryLimit: number;
     cpuLimit: number;
     wallLimit: number;
+    queueTimeout: number;
     allowNet: string[];
   };
   cache: {

@@ -163,6 +163,7 @@ export function resolveConfig(
       memoryLimit: i.memory_limit as number,
       cpuLimit: i.cpu_limit as number,
       wallLimit: i.wall_limit as number,
+      queueTimeout: i.queue_timeout as number,
       allowNet: i.allow_net as string[],
     },
     cache: {

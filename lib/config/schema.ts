@@ -244,6 +244,12 @@ export const SCHEMA = {
       default: "60s",
       doc: "wall time one request may take",
     },
+    queue_timeout: {
+      type: "duration",
+      default: "10s",
+      doc:
+        "how long a request or load check waits while every isolate is busy (503 after)",
+    },
     allow_net: {
       type: "strings",
       restart: true,

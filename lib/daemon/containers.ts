@@ -27,20 +27,14 @@ import {
 } from "../deploy/mod.ts";
 import { InputError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { DeploySpec } from "../spec/types.ts";
 import type {
   CheckedDeploy,
   DeploymentStatus,
   DeployOptions,
   DeployResult,
   Platform,
+  ReadSpec,
 } from "./platform.ts";
-
-/** Reads a directory's spec (lib/spec's `readSpec` fits). */
-export type ReadSpec = (
-  dir: string,
-  opts: DeployOptions,
-) => Promise<DeploySpec>;
 
 /** The function side, as far as the dispatch needs it. */
 export interface FunctionSide extends Platform {
@@ -280,5 +274,3 @@ async function hasDockerfile(dir: string): Promise<boolean> {
     throw err;
   }
 }
-
-export { readSpecForDeploy } from "./read_spec.ts";

@@ -11,6 +11,7 @@ import {
 } from "../config/mod.ts";
 import { type Logger, makeLogger } from "../log.ts";
 import { DataDirLock } from "./data_dir_lock.ts";
+import { warnLoosePaths } from "./private_paths.ts";
 
 /** A long-lived part of the daemon. `stop()` is idempotent and bounded. */
 export interface Part {
@@ -49,6 +50,9 @@ export class Daemon {
       mode: 0o700,
     });
     this.#lock ??= await DataDirLock.acquire(this.config.server.dataDir);
+    await warnLoosePaths(this.config, this.log).catch((err) =>
+      this.log.warn(`checking the data dir's modes failed: ${err.message}`)
+    );
     for (const part of this.#parts) {
       try {
         await part.start();

@@ -22,6 +22,7 @@ import { ReleaseStore } from "../functions/releases.ts";
 import { sanitizeName } from "../spec/mod.ts";
 import { readSpecForDeploy } from "./read_spec.ts";
 import {
+  currentDenyList,
   findDeno,
   HostLoad,
   installRuntime,
@@ -127,9 +128,15 @@ export class FunctionsPlatform implements Platform {
     }
     this.denoPath = denoPath;
     this.options.log.info(`isolate workers and bundling use ${denoPath}`);
+    // Tenants' code and env live here: private to the daemon's user.
+    for (const d of ["", "/bundles", "/_deno_dir", "/_sockets"]) {
+      await Deno.mkdir(`${paths.functions}${d}`, {
+        recursive: true,
+        mode: 0o700,
+      });
+    }
     const runtimeDir = await installRuntime(`${paths.functions}/_runtime`);
     const bundlesDir = `${paths.functions}/bundles`;
-    await Deno.mkdir(bundlesDir, { recursive: true });
     await this.#hostLoad.start();
     const pool = new IsolatePool(poolOptions(this.config, {
       denoPath,
@@ -153,6 +160,8 @@ export class FunctionsPlatform implements Platform {
       routes: this.options.routes ?? noRoutes,
       bundlesDir,
       denoPath,
+      runtimeDir,
+      denyNet: () => currentDenyList(config.isolates.allowNet),
       denoDir: `${paths.functions}/_deno_dir`,
       // read per deploy: a reload may change it
       get keepReleases() {
@@ -320,6 +329,7 @@ export class FunctionsPlatform implements Platform {
           restarts: n === 0 ? restarts : 0,
         })),
         releases: [],
+        pool: this.pool.counters(releaseKey(r)),
       });
     }
     return Promise.all(out.map(async (s) => ({

@@ -38,6 +38,12 @@ export interface CheckedDeploy {
   run(progress: (line: string) => void): Promise<DeployResult>;
 }
 
+/** Reads a directory's spec (lib/spec's `readSpec` fits). */
+export type ReadSpec = (
+  dir: string,
+  opts: DeployOptions,
+) => Promise<DeploySpec>;
+
 /** How a deploy ended. */
 export interface DeployResult {
   ok: boolean;
@@ -61,6 +67,12 @@ export interface DeploymentStatus {
   instances: { id: string; state: string; restarts: number }[];
   /** Releases kept for rollback, newest first. */
   releases: number[];
+  /**
+   * Functions: how often the isolate pool evicted this release's idle
+   * isolates to make room for another, and how many of its requests
+   * waited for an isolate (`queued`) or got 503 after `queue_timeout`.
+   */
+  pool?: { evictions: number; queued: number; rejected: number };
 }
 
 /** The operations both front doors offer. Progress lines stream to `progress`. */

@@ -9,7 +9,7 @@ import type { ResolvedConfig } from "../config/mod.ts";
 import { InputError } from "../errors.ts";
 import { readSpec } from "../spec/mod.ts";
 import type { DeploySpec, SpecUrl } from "../spec/types.ts";
-import type { ReadSpec } from "./containers.ts";
+import type { ReadSpec } from "./platform.ts";
 
 /**
  * Refuses (409) any URL on the admin domain: it belongs to the daemon

@@ -3,13 +3,15 @@
  * Builds a release image from a directory: pulls the base image only when a
  * `FROM` uses `:latest` (a failed pull is tolerated when the image exists
  * locally), streams the build log line by line, and tags the result
- * `mypaas/<service>:<release>` with the spec in its labels (for rollback).
+ * `mypaas/<service>:<release>` with the spec in its labels (for rollback;
+ * env names only, values stay in `release_env.ts`'s files).
  */
 import { parse } from "smol-toml";
 import { BuildError, type ContainerRuntime } from "../docker/mod.ts";
 import { InputError } from "../errors.ts";
 import type { ServiceSpec } from "../spec/types.ts";
-import { imageRef, LABEL } from "./labels.ts";
+import { hostKey } from "./host_key.ts";
+import { imageRef, LABEL, specLabel } from "./labels.ts";
 
 /** A failed build; `lastLines` are the end of its log. */
 export class ReleaseBuildError extends Error {
@@ -63,6 +65,8 @@ export async function buildRelease(
     spec: ServiceSpec;
     release: number;
     progress: (line: string) => void;
+    /** The data dir, whose host key hashes the spec in the label. */
+    dataDir: string;
   },
 ): Promise<string> {
   const { dir, spec, release, progress } = opts;
@@ -96,8 +100,11 @@ export async function buildRelease(
       tag,
       ignore: await readIgnoreList(dir),
       // one label only: the classic builder adds a build step per label;
-      // service and release are in the tag
-      labels: { [LABEL.spec]: JSON.stringify(spec) },
+      // service and release are in the tag. The step is streamed to the
+      // client, so the label holds env names only (and a keyed hash).
+      labels: {
+        [LABEL.spec]: await specLabel(spec, await hostKey(opts.dataDir)),
+      },
     }, progress);
   } catch (err) {
     if (err instanceof BuildError) {

@@ -17,7 +17,9 @@ import {
   releaseLabels,
   specFromLabels,
 } from "./labels.ts";
+import { hostKey } from "./host_key.ts";
 import { type Prober, waitReady } from "./readiness.ts";
+import { releaseEnvValues, writeReleaseEnv } from "./release_env.ts";
 import type { TrafficControl } from "./traffic.ts";
 
 /** The deploy machinery's dependencies. */
@@ -73,14 +75,22 @@ export async function serviceReplicas(
   })).sort((a, b) => a.release - b.release || a.index - b.index);
 }
 
-/** Creates and starts replica `index` of `release`, replacing a stale namesake. */
+/**
+ * Creates and starts replica `index` of `release`, replacing a stale
+ * namesake. A spec read from labels (env names only) gets its values back
+ * from `releaseEnvValues()`; the values are stored for the release and reach
+ * the container through its create call only.
+ */
 export async function startReplica(
   ctx: DeployContext,
-  spec: ServiceSpec,
+  given: ServiceSpec,
   release: number,
   index: number,
   deployState: "candidate" | "restore",
 ): Promise<Replica> {
+  const spec = await releaseEnvValues(ctx, given, release);
+  const { dataDir } = ctx.config.server;
+  await writeReleaseEnv(dataDir, spec.service, release, spec.env);
   const name = containerName(spec.service, release, index);
   const stale = await ctx.runtime.inspect(name);
   if (stale) {
@@ -96,7 +106,7 @@ export async function startReplica(
     [LABEL.owner]: ctx.owner,
   });
   const labels = {
-    ...await releaseLabels(ctx.owner, spec, release),
+    ...await releaseLabels(ctx.owner, spec, release, await hostKey(dataDir)),
     [LABEL.deployState]: deployState,
     [LABEL.index]: String(index),
   };
@@ -143,7 +153,7 @@ export function waitReplicaReady(
   );
 }
 
-/** Sends traffic to a ready replica. */
+/** Sends traffic to a ready replica, checked with its own release's healthcheck. */
 export async function addTraffic(
   ctx: DeployContext,
   spec: ServiceSpec,
@@ -155,6 +165,7 @@ export async function addTraffic(
   ctx.traffic.addUpstream(spec.service, {
     id: r.id,
     url: `http://${host}:${t.port}`,
+    ...(spec.healthcheck ? { healthcheck: spec.healthcheck } : {}),
   });
 }
 

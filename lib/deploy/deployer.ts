@@ -22,6 +22,7 @@ import {
 import { DeployMarkers } from "./deploy_marker.ts";
 import { imageRef, imageRepo, LABEL, specFromLabels } from "./labels.ts";
 import { mergeLogs } from "./logs.ts";
+import { pruneReleaseEnv } from "./release_env.ts";
 import { imageReleases, nextRelease, prune, releaseSpec } from "./releases.ts";
 import { ServiceLocks } from "./service_locks.ts";
 import { recoverAll, type RecoveryOutcome } from "./recovery.ts";
@@ -166,6 +167,7 @@ export class Deployer {
         spec,
         release,
         progress,
+        dataDir: ctx.config.server.dataDir,
       });
     } catch (err) {
       if (!(err instanceof ReleaseBuildError)) throw err;
@@ -300,6 +302,7 @@ export class Deployer {
         );
       }
       await this.markers.remove(service);
+      await pruneReleaseEnv(ctx.config.server.dataDir, service, []);
     });
   }
 

@@ -5,6 +5,7 @@
  * and container names of releases.
  */
 import type { ServiceSpec } from "../spec/types.ts";
+import { keyedHash } from "./host_key.ts";
 
 /** Label keys on containers (and images) mypaas creates. */
 export const LABEL = {
@@ -14,7 +15,7 @@ export const LABEL = {
   release: "mypaas.release",
   specHash: "mypaas.spec-hash",
   urls: "mypaas.urls",
-  /** JSON of the ServiceSpec. */
+  /** JSON of the ServiceSpec with env names only (`LabelSpec`). */
   spec: "mypaas.spec",
   /** The deploy phase the container was created in: "candidate" or "restore". */
   deployState: "mypaas.deploy-state",
@@ -41,13 +42,17 @@ export function containerName(
   return `${service}-${release}-${index}`;
 }
 
-/** A short stable hash of a spec (the file path excluded). */
-export async function specHash(spec: ServiceSpec): Promise<string> {
+/**
+ * The keyed hash of a spec (the file path excluded): HMAC-SHA256 under the
+ * host key (`host_key.ts`), over the spec with its env values, so a changed
+ * value changes the hash and the hash gives no value away.
+ */
+export async function specHash(
+  spec: ServiceSpec,
+  key: CryptoKey,
+): Promise<string> {
   const { file: _file, ...rest } = spec;
-  const data = new TextEncoder().encode(stableJson(rest));
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
-  return [...digest.slice(0, 6)].map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
+  return await keyedHash(key, stableJson(rest));
 }
 
 function stableJson(v: unknown): string {
@@ -62,34 +67,114 @@ function stableJson(v: unknown): string {
   return JSON.stringify(v) ?? "null";
 }
 
+/**
+ * What the `mypaas.spec` label holds: the spec with env NAMES only
+ * (`envNames`; values live in `release_env.ts`'s files), the Dockerfile
+ * path relative to the upload, and the keyed `specHash` of the whole spec.
+ */
+export type LabelSpec = Omit<ServiceSpec, "env"> & {
+  envNames: string[];
+  specHash: string;
+};
+
+/** The label form of `spec`: nothing secret, nothing of the server's paths. */
+export function labelSpec(spec: ServiceSpec, hash: string): LabelSpec {
+  const { env, ...rest } = spec;
+  return {
+    ...rest,
+    file: "Dockerfile",
+    envNames: Object.keys(env).sort(),
+    specHash: hash,
+  };
+}
+
+/** The `mypaas.spec` label value of `spec`. */
+export async function specLabel(
+  spec: ServiceSpec,
+  key: CryptoKey,
+): Promise<string> {
+  return JSON.stringify(labelSpec(spec, await specHash(spec, key)));
+}
+
 /** The labels of a release's containers. */
 export async function releaseLabels(
   owner: string,
   spec: ServiceSpec,
   release: number,
+  key: CryptoKey,
 ): Promise<Record<string, string>> {
+  const hash = await specHash(spec, key);
   return {
     [LABEL.owner]: owner,
     [LABEL.service]: spec.service,
     [LABEL.release]: String(release),
-    [LABEL.specHash]: await specHash(spec),
+    [LABEL.specHash]: hash,
     [LABEL.urls]: spec.urls.map((u) => u.url).join(" "),
-    [LABEL.spec]: JSON.stringify(spec),
+    [LABEL.spec]: JSON.stringify(labelSpec(spec, hash)),
   };
 }
 
-/** The spec stored in labels, or null when missing or unreadable. */
-export function specFromLabels(
+/** Specs read from a names-only label: their env values are placeholders. */
+const namesOnly = new WeakSet<ServiceSpec>();
+
+/**
+ * True when `spec` came from a names-only label: its env maps each name to
+ * "" and the values must be read with `releaseEnvValues()` before a
+ * container is created from it.
+ */
+export function hasEnvPlaceholders(spec: ServiceSpec): boolean {
+  return namesOnly.has(spec);
+}
+
+function parseLabel(
   labels: Record<string, string>,
-): ServiceSpec | null {
+): Record<string, unknown> | null {
   const raw = labels[LABEL.spec];
   if (!raw) return null;
   try {
-    const spec = JSON.parse(raw) as ServiceSpec;
-    return spec.kind === "service" ? spec : null;
+    const v = JSON.parse(raw);
+    return v && typeof v === "object" && v.kind === "service" ? v : null;
   } catch {
     return null;
   }
+}
+
+/**
+ * The spec stored in labels, or null when missing or unreadable. From a
+ * current label the env holds the names with "" (see `hasEnvPlaceholders`);
+ * an old-format label (before env names only) still holds the values.
+ */
+export function specFromLabels(
+  labels: Record<string, string>,
+): ServiceSpec | null {
+  const v = parseLabel(labels);
+  if (!v) return null;
+  const { envNames, specHash: _hash, ...rest } = v;
+  if (!Array.isArray(envNames)) return rest as unknown as ServiceSpec;
+  const spec = {
+    ...rest,
+    env: Object.fromEntries(envNames.map((n) => [String(n), ""])),
+  } as unknown as ServiceSpec;
+  namesOnly.add(spec);
+  return spec;
+}
+
+/** The keyed hash a current label records, or null (old format). */
+export function hashFromLabels(labels: Record<string, string>): string | null {
+  const h = parseLabel(labels)?.specHash;
+  return typeof h === "string" ? h : null;
+}
+
+/** The env values of an old-format label (they held values), or null. */
+export function oldLabelEnv(
+  labels: Record<string, string>,
+): Record<string, string> | null {
+  const v = parseLabel(labels);
+  if (!v || Array.isArray(v.envNames)) return null;
+  const env = v.env;
+  return env && typeof env === "object" && !Array.isArray(env)
+    ? env as Record<string, string>
+    : null;
 }
 
 /** The release number in labels, or null. */

@@ -8,6 +8,7 @@
 import type { ServiceSpec } from "../spec/types.ts";
 import { type DeployContext, serviceReplicas } from "./context.ts";
 import { imageRef, imageRepo, specFromLabels } from "./labels.ts";
+import { pruneReleaseEnv } from "./release_env.ts";
 
 /** Releases with an image, newest first. */
 export async function imageReleases(
@@ -50,8 +51,9 @@ export async function releaseSpec(
 }
 
 /**
- * Removes dead containers of other releases than `current`, and images
- * beyond the newest `keepReleases` (never `current`'s).
+ * Removes dead containers of other releases than `current`, images beyond
+ * the newest `keepReleases` (never `current`'s), and the env files of
+ * releases with neither an image nor a container left.
  */
 export async function prune(
   ctx: DeployContext,
@@ -73,4 +75,7 @@ export async function prune(
       ctx.log.warn(`prune ${imageRef(service, n)}: ${(e as Error).message}`)
     );
   }
+  const left = new Set(await imageReleases(ctx, service));
+  for (const r of await serviceReplicas(ctx, service)) left.add(r.release);
+  await pruneReleaseEnv(ctx.config.server.dataDir, service, left);
 }

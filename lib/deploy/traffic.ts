@@ -4,7 +4,7 @@
  * (`lib/proxy`); `noTraffic` stands in when no proxy runs (unit tests, and
  * `server deploy` before the proxy is wired).
  */
-import type { ServiceSpec } from "../spec/types.ts";
+import type { HttpCheck, ServiceSpec } from "../spec/types.ts";
 
 /** One container (or other endpoint) a service's traffic may go to. */
 export interface Upstream {
@@ -12,6 +12,13 @@ export interface Upstream {
   id: string;
   /** Base URL, e.g. `http://172.18.0.5:80`. */
   url: string;
+  /**
+   * The active check of this upstream: its own release's
+   * `mypaas.healthcheck`, none when absent. Each upstream keeps the check it
+   * was added with, so a new release's check never applies to the old
+   * release's replicas.
+   */
+  healthcheck?: HttpCheck;
 }
 
 /** What deploy strategies need from the router. */
@@ -23,10 +30,13 @@ export interface TrafficControl {
   checkUrls(service: string, urls: ServiceSpec["urls"]): void;
   /**
    * Publishes (or updates) the service's routes and balancing settings.
-   * Upstreams already added are kept.
+   * Upstreams already added are kept, with their own health checks.
    */
   setService(spec: ServiceSpec): void;
-  /** Sends new requests to `upstream` too. Call only once it is healthy. */
+  /**
+   * Sends new requests to `upstream` too, checked with `upstream.healthcheck`
+   * from now on. Call only once it is healthy.
+   */
   addUpstream(service: string, upstream: Upstream): void;
   /**
    * Sends no new requests to the upstream, then resolves once its in-flight

@@ -27,6 +27,8 @@ export interface FunctionTarget {
   key: string;
   url: string;
   env: Record<string, string>;
+  /** A self-contained bundle, imported from memory (see lib/isolates). */
+  inline?: boolean;
   idleMs?: number;
 }
 
@@ -62,9 +64,13 @@ export interface DeploymentsDeps {
   pool: FunctionPool;
   routes: FunctionRoutes;
   bundlesDir: string;
-  /** `deno` for `deno bundle`. */
+  /** `deno` for the bundler. */
   denoPath: string;
+  /** The installed isolate runtime (holds bundle_main.ts). */
+  runtimeDir: string;
   denoDir?: string;
+  /** The isolates' deny list, as of now (the bundler gets it too). */
+  denyNet: () => string[];
   keepReleases: number;
   log: Logger;
 }
@@ -89,6 +95,7 @@ function targetOf(r: FunctionRelease): FunctionTarget {
     key: releaseKey(r),
     url: `file://${r.artifact}`,
     env: r.env,
+    inline: r.optimized,
   };
   if (r.idleMs !== undefined) t.idleMs = r.idleMs;
   targets.set(r, t);
@@ -163,6 +170,7 @@ export class FunctionDeployments {
       }
     }
     const { release, dir: releaseDir } = await store.allocate(name);
+    let manifest: FunctionRelease;
     try {
       let artifact: string, sha256: string;
       if (spec.skipOptimize) {
@@ -171,10 +179,12 @@ export class FunctionDeployments {
         artifact = `${releaseDir}/src/${spec.entrypoint}`;
         sha256 = await sha256Hex(await Deno.readFile(artifact));
       } else {
-        progress(`bundling ${spec.entrypoint} with deno bundle`);
+        progress(`bundling ${spec.entrypoint} (sandboxed Deno.bundle)`);
         const t0 = performance.now();
         const a = await bundleFunction({
           denoPath: this.deps.denoPath,
+          runtimeDir: this.deps.runtimeDir,
+          denyNet: this.deps.denyNet(),
           dir,
           entrypoint: spec.entrypoint,
           bundlesDir: this.deps.bundlesDir,
@@ -188,7 +198,7 @@ export class FunctionDeployments {
           } ms`,
         );
       }
-      const manifest: FunctionRelease = {
+      manifest = {
         name,
         release,
         createdAt: new Date().toISOString(),
@@ -212,14 +222,21 @@ export class FunctionDeployments {
       }
       await store.write(manifest);
       await this.#switch(manifest);
-      progress(`${name} release ${release} is live`);
-      await this.#prune(name);
-      return manifest;
     } catch (err) {
       this.deps.pool.retire(`${name}@${release}`);
       await store.discard(name, release);
+      // A refused first release leaves no trace a restart could read.
+      if (!this.#current.has(name) && await store.current(name) === null) {
+        await store.removeAll(name).catch(() => {});
+      }
       throw err;
     }
+    progress(`${name} release ${release} is live`);
+    // Only after the switch, and never at the live release's expense.
+    await this.#prune(name).catch((err) =>
+      this.deps.log.warn(`pruning ${name} failed: ${(err as Error).message}`)
+    );
+    return manifest;
   }
 
   /** Serves an older release again (the previous one by default). */
@@ -338,10 +355,23 @@ export class FunctionDeployments {
     return null;
   }
 
+  /**
+   * Routes first (the router refuses a URL or name a container holds), then
+   * `current`: a refused switch leaves the file a restart reads untouched.
+   */
   async #switch(manifest: FunctionRelease): Promise<void> {
     const old = this.#current.get(manifest.name);
-    await this.deps.store.setCurrent(manifest.name, manifest.release);
     this.#publish(manifest);
+    try {
+      await this.deps.store.setCurrent(manifest.name, manifest.release);
+    } catch (err) {
+      if (old) this.#publish(old);
+      else {
+        this.deps.routes.removeHandler(manifest.name);
+        this.#current.delete(manifest.name);
+      }
+      throw err;
+    }
     if (old && old.release !== manifest.release) {
       this.deps.pool.retire(releaseKey(old));
     }

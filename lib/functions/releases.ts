@@ -4,7 +4,8 @@
  * `<functions>/<name>/releases/<n>/manifest.json` (immutable once written)
  * and `<functions>/<name>/current` (the serving release number, replaced by
  * an atomic rename). The daemon rebuilds its function state from these files
- * at start-up.
+ * at start-up. Everything here is private (directories 0700, files 0600):
+ * manifests hold env values.
  */
 import type { SpecUrl } from "../spec/types.ts";
 
@@ -90,7 +91,10 @@ export class ReleaseStore {
 
   /** The next free release number and its (created) directory. */
   async allocate(name: string): Promise<{ release: number; dir: string }> {
-    await Deno.mkdir(`${this.root}/${name}/releases`, { recursive: true });
+    await Deno.mkdir(`${this.root}/${name}/releases`, {
+      recursive: true,
+      mode: 0o700,
+    });
     let release = ((await this.releases(name))[0] ?? 0) + 1;
     for (;;) {
       const dir = this.releaseDir(name, release);
@@ -117,7 +121,7 @@ export class ReleaseStore {
   /** Points `current` at a release, atomically. */
   async setCurrent(name: string, release: number): Promise<void> {
     const path = `${this.root}/${name}/current`;
-    await Deno.writeTextFile(`${path}.tmp`, `${release}\n`);
+    await Deno.writeTextFile(`${path}.tmp`, `${release}\n`, { mode: 0o600 });
     await Deno.rename(`${path}.tmp`, path);
   }
 

@@ -5,7 +5,7 @@
 import type { ResolvedConfig } from "../config/mod.ts";
 import type { Logger } from "../log.ts";
 import type { LoadSource } from "./host_load.ts";
-import { denyNetList } from "./net_policy.ts";
+import { currentDenyList } from "./net_policy.ts";
 import {
   type IsolateLog,
   IsolatePool,
@@ -14,7 +14,13 @@ import {
 } from "./pool.ts";
 
 export { HostLoad, type Load, type LoadSource } from "./host_load.ts";
-export { DENIED_NETS, denyNetList } from "./net_policy.ts";
+export {
+  currentDenyList,
+  DENIED_NETS,
+  denyNetList,
+  hostAddresses,
+} from "./net_policy.ts";
+export { privateCommand } from "./private_spawn.ts";
 export {
   type IsolateLog,
   IsolatePool,
@@ -34,7 +40,7 @@ export function poolSettings(config: ResolvedConfig): PoolSettings {
     cpuPctTarget: c.clusterCpuPctTarget,
     memPctTarget: c.clusterMemoryPctTarget,
     wallLimitMs: c.wallLimit,
-    queueTimeoutMs: config.proxy.unavailableWait,
+    queueTimeoutMs: c.queueTimeout,
   };
 }
 
@@ -68,7 +74,8 @@ export function poolOptions(
       socketDir: deps.socketDir,
       denoDir: deps.denoDir,
       readPaths: deps.artifactDirs,
-      denyNet: denyNetList(c.allowNet),
+      // rebuilt at each process start: the host's addresses may change
+      denyNet: () => currentDenyList(c.allowNet),
       memoryLimit: c.memoryLimit,
       cpuLimitMs: c.cpuLimit,
       loadTimeoutMs: Math.max(5000, c.cpuLimit),

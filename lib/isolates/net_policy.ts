@@ -6,6 +6,9 @@
  * but no IPv6 CIDRs (`[fc00::]/7` is rejected), so IPv6 is denied by address
  * (`[::1]`); fc00::/7 and fe80::/10 have no route on a host without IPv6.
  * `[isolates] allow_net` re-opens IPv4 ranges by splitting the denied CIDRs.
+ * The host's own interface addresses (a public IP included: it reaches the
+ * daemon and anything bound to 0.0.0.0) are denied too, read afresh each
+ * time a worker process or the bundler starts (`hostAddresses()`).
  */
 
 /** Loopback, link-local (cloud metadata), private and Docker ranges. */
@@ -65,5 +68,26 @@ export function denyNetList(
       return denied && allowed ? subtract(denied, allowed) : [d];
     });
   }
-  return out;
+  return [...new Set(out)];
+}
+
+/**
+ * Every address of this host's interfaces, as `--deny-net` entries (IPv6 in
+ * brackets, without a zone). Read at each call, so a list built per process
+ * start follows interface changes.
+ */
+export function hostAddresses(
+  interfaces: () => Deno.NetworkInterfaceInfo[] = Deno.networkInterfaces,
+): string[] {
+  const out = new Set<string>();
+  for (const i of interfaces()) {
+    const addr = i.address.replace(/%.*$/, "");
+    out.add(i.family === "IPv6" ? `[${addr}]` : addr);
+  }
+  return [...out].sort();
+}
+
+/** The deny list with the host's own addresses, as of now. */
+export function currentDenyList(allow: readonly string[] = []): string[] {
+  return denyNetList(allow, hostAddresses());
 }

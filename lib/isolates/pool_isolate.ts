@@ -3,7 +3,9 @@
  * One isolate as the pool sees it: where it lives, what it serves, how busy
  * it is and when it last saw traffic (for idle shutdown).
  */
-import type { WorkerProcess } from "./worker_process.ts";
+import type { StopCause, WorkerProcess } from "./worker_process.ts";
+
+export type { StopCause };
 
 /** Lifecycle of a pooled isolate. */
 export type IsolateState =
@@ -15,7 +17,7 @@ export type IsolateState =
 
 /** A pooled isolate. */
 export class PoolIsolate {
-  state: IsolateState = "booting";
+  #state: IsolateState = "booting";
   /** Deployment key (`name@release`) once assigned. */
   deployment: string | null = null;
   /** The instance id this isolate is dedicated to, if any. */
@@ -36,6 +38,8 @@ export class PoolIsolate {
   stuckAt = 0;
   /** Booted in a process of its own (see the pool's `#alone`). */
   alone = false;
+  /** Why it stopped, once it did (its process reports it as a value). */
+  stopCause: StopCause | null = null;
   /** Aborts of the requests in flight (fired when the isolate dies). */
   readonly requests = new Set<AbortController>();
   /** Aborted (with the reason) when the isolate dies or is stopped. */
@@ -45,31 +49,60 @@ export class PoolIsolate {
 
   constructor(readonly id: string, readonly proc: WorkerProcess) {}
 
+  /** Where it is in its lifecycle; changed by `to()` only. */
+  get state(): IsolateState {
+    return this.#state;
+  }
+
+  /**
+   * The one place its state changes. A stopping isolate stays stopping;
+   * `booting -> standby` and `loading -> active` happen only from the
+   * state before (a stop meanwhile wins). Returns whether it moved.
+   */
+  to(next: IsolateState): boolean {
+    const now = this.#state;
+    if (now === "stopping") return false;
+    if (next === "standby" && now !== "booting") return false;
+    if (next === "active" && now !== "loading") return false;
+    this.#state = next;
+    return true;
+  }
+
   /** Loads a deployment into this standby isolate. */
   assign(
     target: {
       key: string;
       url: string;
       env: Record<string, string>;
+      inline?: boolean;
       idleMs?: number;
     },
     instanceId: string | null,
   ): void {
-    this.state = "loading";
+    this.to("loading");
     this.deployment = target.key;
     this.idleMs = target.idleMs;
     this.instanceId = instanceId;
     this.touch();
-    this.ready = this.proc.loadIsolate(this.id, target.url, target.env).then(
+    this.ready = this.proc.loadIsolate(
+      this.id,
+      target.url,
+      target.env,
+      target.inline === true,
+    ).then(
       () => {
-        if (this.state === "loading") this.state = "active";
+        this.to("active");
       },
     );
   }
 
-  /** Marks the isolate stopping and aborts its requests. */
-  kill(reason: string): void {
-    this.state = "stopping";
+  /**
+   * Marks the isolate stopping and aborts its requests; `reason` is the
+   * sentence for logs and errors, `cause` the value code acts on.
+   */
+  kill(cause: StopCause, reason: string): void {
+    this.to("stopping");
+    this.stopCause ??= cause;
     if (!this.gone.signal.aborted) this.gone.abort(reason);
     for (const r of this.requests) r.abort(new Error(reason));
     this.proc.forget(this.id);
@@ -89,16 +122,4 @@ export class PoolIsolate {
   touch(): void {
     this.lastActivity = Date.now();
   }
-}
-
-/**
- * The isolates to blame for their process's crash: those stuck in
- * synchronous code when it died (a heap bomb never yields), else those with
- * requests in flight (a crash faster than a ping). Only assigned isolates
- * can be blamed.
- */
-export function culprits(isolates: PoolIsolate[]): PoolIsolate[] {
-  const assigned = isolates.filter((i) => i.deployment !== null);
-  const stuck = assigned.filter((i) => i.stuckAt > 0);
-  return stuck.length ? stuck : assigned.filter((i) => i.inflight > 0);
 }

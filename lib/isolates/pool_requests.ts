@@ -7,7 +7,7 @@
  */
 import { Deadlines } from "../deadlines.ts";
 import type { Logger } from "../log.ts";
-import type { PoolIsolate } from "./pool_isolate.ts";
+import type { PoolIsolate, StopCause } from "./pool_isolate.ts";
 import { PoolBusyError, type Target } from "./pool_types.ts";
 import { trackBody } from "./track_body.ts";
 import { type ClientInfo, isolateHeaders, NotSentError } from "./unix_http.ts";
@@ -18,8 +18,8 @@ export interface PoolCore {
   acquire(target: Target, instanceId: string | null): Promise<PoolIsolate>;
   /** A request on `iso` finished (its body too). */
   released(iso: PoolIsolate): void;
-  /** `iso` broke while serving (`why`: its exit reason or the error). */
-  broke(iso: PoolIsolate, why: string): void;
+  /** `iso` broke while serving (`cause`: why it stopped, if it did). */
+  broke(iso: PoolIsolate, cause: StopCause): void;
   wallLimitMs: number;
   log: Logger;
 }
@@ -133,13 +133,15 @@ export class PoolRequests {
       const why = iso.gone.signal.aborted
         ? String(iso.gone.signal.reason)
         : (err as Error).message;
+      const cause = iso.stopCause ?? "broken";
       this.core.log.warn(`isolate ${iso.id} of ${target.key}: ${why}`);
-      this.core.broke(iso, why);
+      this.core.broke(iso, cause);
       if (mayRetry && err instanceof NotSentError && !req.bodyUsed) {
         return NOT_SENT;
       }
       return new Response("function failed\n", {
-        status: /CPU budget|memory cap/.test(why) ? 500 : 502,
+        // the function's own doing: 500; its process or connection: 502
+        status: cause === "cpu" || cause === "memory" ? 500 : 502,
       });
     }
   }

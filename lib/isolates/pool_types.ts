@@ -14,6 +14,13 @@ export interface Target {
   /** file: URL of the artifact (bundle or entry source). */
   url: string;
   env: Record<string, string>;
+  /**
+   * True for a self-contained bundle: the worker process reads it and the
+   * isolate imports it from memory after giving up every read permission,
+   * so its top-level code reads no file. False (`--skip-optimize` sources,
+   * whose relative imports need the disk): read is revoked after load.
+   */
+  inline?: boolean;
   /** This deployment's idle timeout (`mypaas.idle`), else the pool's. */
   idleMs?: number;
 }
@@ -30,7 +37,7 @@ export interface PoolOptions {
   wallLimitMs: number;
   /** Concurrent requests per isolate before a deployment gets another. */
   concurrency: number;
-  /** Longest a request waits for an isolate before 503. */
+  /** Longest a request waits for an isolate before 503 (`queue_timeout`). */
   queueTimeoutMs: number;
   process: WorkerProcessOptions;
   hostLoad: LoadSource;
@@ -42,8 +49,7 @@ export interface PoolOptions {
 }
 
 /**
- * The settings a config reload applies to a running pool (`queueTimeoutMs`
- * is `[proxy] unavailable_wait`); the other `[isolates]` keys need a restart
+ * The settings a config reload applies to a running pool; the other `[isolates]` keys need a restart
  * (see lib/config/schema.ts).
  */
 export type PoolSettings = Pick<
@@ -71,6 +77,16 @@ export interface PoolStats {
   free: number;
   assigned: number;
   processes: number;
+}
+
+/** What the pool counts per deployment key (status, benchmarks). */
+export interface PoolCounters {
+  /** Its isolates stopped to make room for another deployment. */
+  evictions: number;
+  /** Its requests (and load checks) that waited for an isolate. */
+  queued: number;
+  /** ... and got none within `queueTimeoutMs` (503). */
+  rejected: number;
 }
 
 /** No isolate could be had in time (HTTP 503). */

@@ -7,6 +7,7 @@
  */
 
 const FILES = [
+  "bundle_main.ts",
   "process_main.ts",
   "isolate_main.ts",
   "net_guard.ts",
@@ -15,7 +16,7 @@ const FILES = [
 
 /** Writes the runtime files into `dir` (created); returns `dir`. */
 export async function installRuntime(dir: string): Promise<string> {
-  await Deno.mkdir(dir, { recursive: true });
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   for (const name of FILES) {
     const text = await Deno.readTextFile(
       new URL(`./runtime/${name}`, import.meta.url),
@@ -23,7 +24,7 @@ export async function installRuntime(dir: string): Promise<string> {
     const path = `${dir}/${name}`;
     const old = await Deno.readTextFile(path).catch(() => null);
     if (old !== text) {
-      await Deno.writeTextFile(`${path}.tmp`, text);
+      await Deno.writeTextFile(`${path}.tmp`, text, { mode: 0o600 });
       await Deno.rename(`${path}.tmp`, path);
     }
   }

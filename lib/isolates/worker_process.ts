@@ -9,6 +9,7 @@
  * throughput of relaying them through the process by postMessage). Stdout
  * carries the process's events (isolate logs and exits).
  */
+import { privateCommand } from "./private_spawn.ts";
 import { type IsolateAnswer, UnixHttpClient } from "./unix_http.ts";
 
 /** How to start worker processes. */
@@ -21,8 +22,11 @@ export interface WorkerProcessOptions {
   socketDir: string;
   /** Paths isolates may read while loading code. */
   readPaths: string[];
-  /** Entries for --deny-net (CIDRs and hosts). */
-  denyNet: string[];
+  /**
+   * Entries for --deny-net (CIDRs and hosts); a function is called at each
+   * process start (the host's own addresses follow interface changes).
+   */
+  denyNet: string[] | (() => string[]);
   /** Memory cap (JS heap + external buffers) of each isolate, bytes. */
   memoryLimit: number;
   cpuLimitMs: number;
@@ -31,6 +35,41 @@ export interface WorkerProcessOptions {
   v8Flags?: string[];
   /** DENO_DIR of the processes (their module cache). */
   denoDir: string;
+}
+
+/**
+ * Why an isolate stopped, as its worker process reports it (a value to act
+ * on; the `reason` sentence beside it is for people): over its CPU budget,
+ * over its memory cap, an uncaught error, a failed boot, a load past its
+ * time, stopped on request; the daemon adds `crash` (its process died) and
+ * `broken` (its connection broke with no report).
+ */
+export type StopCause =
+  | "cpu"
+  | "memory"
+  | "error"
+  | "boot"
+  | "load-timeout"
+  | "stopped"
+  | "crash"
+  | "broken";
+
+const STOP_CAUSES = new Set<string>([
+  "cpu",
+  "memory",
+  "error",
+  "boot",
+  "load-timeout",
+  "stopped",
+  "crash",
+  "broken",
+]);
+
+/** A cause read from a process's event line; unknown values are `error`. */
+export function stopCause(value: unknown): StopCause {
+  return typeof value === "string" && STOP_CAUSES.has(value)
+    ? value as StopCause
+    : "error";
 }
 
 /** Something that happened inside a worker process. */
@@ -42,7 +81,7 @@ export type WorkerEvent =
   | { ev: "stuck"; id: string }
   /** ... and has answered again since. */
   | { ev: "unstuck"; id: string }
-  | { ev: "exit"; id: string; reason: string };
+  | { ev: "exit"; id: string; cause: StopCause; reason: string };
 
 const EVENTS = new Set(["log", "active", "stuck", "unstuck", "exit"]);
 
@@ -111,7 +150,8 @@ export class WorkerProcess {
         ...(o.v8Flags ?? []),
       ]}`,
     ];
-    if (o.denyNet.length) args.push(`--deny-net=${o.denyNet.join(",")}`);
+    const deny = typeof o.denyNet === "function" ? o.denyNet() : o.denyNet;
+    if (deny.length) args.push(`--deny-net=${deny.join(",")}`);
     args.push(
       `${o.runtimeDir}/process_main.ts`,
       this.socketDir,
@@ -129,7 +169,7 @@ export class WorkerProcess {
   async start(timeoutMs = 10_000): Promise<void> {
     await Deno.remove(this.socketDir, { recursive: true }).catch(() => {});
     await Deno.mkdir(this.socketDir, { recursive: true, mode: 0o700 });
-    const child = new Deno.Command(this.options.denoPath, {
+    const child = privateCommand(this.options.denoPath, {
       args: this.args(),
       stdin: "piped",
       stdout: "piped",
@@ -204,6 +244,8 @@ export class WorkerProcess {
           if (event.ev === "exit") {
             this.isolates.delete(String(event.id));
             this.forget(String(event.id));
+            event.cause = stopCause(event.cause);
+            event.reason = String(event.reason ?? event.cause);
           }
           this.onEvent(event as unknown as WorkerEvent);
         }
@@ -250,8 +292,9 @@ export class WorkerProcess {
     id: string,
     url: string,
     env: Record<string, string>,
+    inline = false,
   ): Promise<void> {
-    await this.#control("load", { id, url, env });
+    await this.#control("load", { id, url, env, inline });
   }
 
   /** Terminates an isolate. */

@@ -5,28 +5,36 @@
  * key on a line is a comment. The file is re-read when its mtime or size
  * changes, so edits apply without a restart: checked at most once per
  * `minCheckMs` for known keys, and at once for an unknown fingerprint.
+ *
+ * A fingerprint is short (MyPaas's: the last 10 characters of the key text;
+ * of a 2048-bit RSA key with e=65537 only 19 bits vary), so two keys can share
+ * one: lookups return every key with the fingerprint and the caller tries
+ * each against the signature.
  */
 import type { Logger } from "../log.ts";
 import { PublicKey } from "./public_key.ts";
 
 /** Looks up public keys by fingerprint. */
 export interface KeyLookup {
-  get(fingerprint: string): Promise<PublicKey | undefined>;
+  /** Every authorized key with this fingerprint (none: an empty array). */
+  find(fingerprint: string): Promise<readonly PublicKey[]>;
 }
 
 /** Parses the text of an authorized_keys file; bad lines go to `onBad`. */
 export async function parseAuthorizedKeys(
   text: string,
   onBad: (line: number, message: string) => void = () => {},
-): Promise<Map<string, PublicKey>> {
-  const keys = new Map<string, PublicKey>();
+): Promise<Map<string, PublicKey[]>> {
+  const keys = new Map<string, PublicKey[]>();
   const lines = text.split("\n");
   for (const [i, raw] of lines.entries()) {
     const line = raw.trim();
     if (!line || line.startsWith("#")) continue;
     try {
       const key = await PublicKey.parse(line);
-      keys.set(key.fingerprint, key);
+      const same = keys.get(key.fingerprint) ?? [];
+      if (!same.some((k) => k.text === key.text)) same.push(key);
+      keys.set(key.fingerprint, same);
     } catch (err) {
       onBad(i + 1, (err as Error).message);
     }
@@ -36,7 +44,7 @@ export async function parseAuthorizedKeys(
 
 /** The authorized_keys file, re-read when it changes. */
 export class AuthorizedKeys implements KeyLookup {
-  #keys = new Map<string, PublicKey>();
+  #keys = new Map<string, PublicKey[]>();
   #stamp = "";
   #checkedAt = -Infinity;
   #reading: Promise<void> | undefined;
@@ -51,19 +59,21 @@ export class AuthorizedKeys implements KeyLookup {
     } = {},
   ) {}
 
-  /** The key with this fingerprint, reading the file again if it changed. */
-  async get(fingerprint: string): Promise<PublicKey | undefined> {
+  /** The keys with this fingerprint, reading the file again if it changed. */
+  async find(fingerprint: string): Promise<readonly PublicKey[]> {
     await this.refresh();
-    const key = this.#keys.get(fingerprint);
-    if (key) return key;
+    const keys = this.#keys.get(fingerprint);
+    if (keys) return keys;
     // A key added a moment ago must work at once: check (stat) now.
     await this.refresh(false, true);
-    return this.#keys.get(fingerprint);
+    return this.#keys.get(fingerprint) ?? [];
   }
 
   /** Number of keys loaded. */
   get size(): number {
-    return this.#keys.size;
+    let n = 0;
+    for (const same of this.#keys.values()) n += same.length;
+    return n;
   }
 
   /**
@@ -103,6 +113,6 @@ export class AuthorizedKeys implements KeyLookup {
       (line, msg) => this.opts.log?.warn(`${this.file}:${line}: ${msg}`),
     );
     this.#stamp = stamp;
-    this.opts.log?.info(`loaded ${this.#keys.size} key(s) from ${this.file}`);
+    this.opts.log?.info(`loaded ${this.size} key(s) from ${this.file}`);
   }
 }

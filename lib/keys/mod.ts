@@ -3,12 +3,7 @@
  * Key pairs and signatures of the push protocol (MyPaas-compatible).
  */
 export { type PassphraseSource, PrivateKey } from "./private_key.ts";
-export {
-  base64Decode,
-  fingerprintOf,
-  type KeyKind,
-  PublicKey,
-} from "./public_key.ts";
+export { type KeyKind, PublicKey } from "./public_key.ts";
 export {
   AuthorizedKeys,
   type KeyLookup,

@@ -11,8 +11,14 @@
  *
  * A key's fingerprint is the last 10 characters of that string, as in MyPaas.
  */
+import { Buffer } from "node:buffer";
+import {
+  constants,
+  createPublicKey,
+  type KeyObject,
+  verify,
+} from "node:crypto";
 import { InputError } from "../errors.ts";
-import { oid, readDer, sequence, tlv } from "./der.ts";
 
 /** Key algorithms we sign with. */
 export type KeyKind = "rsa" | "ed25519";
@@ -26,120 +32,93 @@ export class PublicKey {
     readonly kind: KeyKind,
     /** The `authorized_keys` form (canonical). */
     readonly text: string,
-    readonly key: CryptoKey,
+    readonly key: KeyObject,
     readonly saltLength: number,
   ) {}
 
-  /** The key's id: the last 10 characters of its text form. */
+  /** The key's id: the last 10 characters of its text form (MyPaas). */
   get fingerprint(): string {
-    return fingerprintOf(this.text);
+    return this.text.slice(-10);
   }
 
   /** Parses `rsa-pub-...` or `ed25519-pub-...`. */
+  // deno-lint-ignore require-await
   static async parse(line: string): Promise<PublicKey> {
     const s = line.trim().split(/\s+/)[0] ?? "";
+    const [prefix, from] = s.startsWith(RSA_PREFIX)
+      ? [RSA_PREFIX, PublicKey.fromRsaDer]
+      : s.startsWith(ED_PREFIX)
+      ? [ED_PREFIX, PublicKey.fromEd25519Raw]
+      : [];
+    if (!prefix || !from) {
+      throw new InputError(
+        `Not a mypaas public key: "${
+          short(s)
+        }" (expected "rsa-pub-..." or "ed25519-pub-...", as "mypaas key-get" prints)`,
+      );
+    }
     try {
-      if (s.startsWith(RSA_PREFIX)) {
-        return await PublicKey.fromRsaDer(
-          base64Decode(s.slice(RSA_PREFIX.length)),
-        );
-      }
-      if (s.startsWith(ED_PREFIX)) {
-        return await PublicKey.fromEd25519Raw(
-          base64Decode(s.slice(ED_PREFIX.length)),
-        );
-      }
+      return from(base64Decode(s.slice(prefix.length)));
     } catch (err) {
       if (err instanceof InputError) throw err;
       throw new InputError(
         `Malformed public key "${short(s)}": ${(err as Error).message}`,
       );
     }
-    throw new InputError(
-      `Not a mypaas public key: "${
-        short(s)
-      }" (expected "rsa-pub-..." or "ed25519-pub-...", as "mypaas key-get" prints)`,
-    );
   }
 
   /** From RSA public key DER, PKCS#1 (MyPaas) or SubjectPublicKeyInfo. */
-  static async fromRsaDer(der: Uint8Array): Promise<PublicKey> {
-    const top = readDer(der);
-    let pkcs1: Uint8Array;
-    if (top.children[0]?.tag === 0x02) pkcs1 = der;
-    else {
-      const bits = top.children[1];
-      if (!bits || bits.tag !== 0x03) throw new SyntaxError("not an RSA key");
-      pkcs1 = bits.value.subarray(1);
+  static fromRsaDer(der: Uint8Array): PublicKey {
+    const key = Buffer.from(der);
+    let obj: KeyObject;
+    try {
+      obj = createPublicKey({ key, format: "der", type: "pkcs1" });
+    } catch {
+      obj = createPublicKey({ key, format: "der", type: "spki" });
     }
-    const spki = sequence(
-      sequence(oid("1.2.840.113549.1.1.1"), tlv(0x05, new Uint8Array())),
-      tlv(0x03, new Uint8Array([0, ...pkcs1])),
-    );
-    const key = await crypto.subtle.importKey(
-      "spki",
-      spki,
-      { name: "RSA-PSS", hash: "SHA-256" },
-      true,
-      ["verify"],
-    );
-    const bits = (key.algorithm as RsaHashedKeyAlgorithm).modulusLength;
-    const text = RSA_PREFIX + base64UrlEncode(pkcs1, true);
-    return new PublicKey("rsa", text, key, maxPssSalt(bits));
+    return PublicKey.fromKeyObject(obj);
   }
 
   /** From the 32 raw bytes of an Ed25519 public key. */
-  static async fromEd25519Raw(raw: Uint8Array): Promise<PublicKey> {
+  static fromEd25519Raw(raw: Uint8Array): PublicKey {
     if (raw.length !== 32) throw new SyntaxError("an Ed25519 key has 32 bytes");
-    const key = await crypto.subtle.importKey(
-      "raw",
-      raw.slice(),
-      "Ed25519",
-      true,
-      [
-        "verify",
-      ],
-    );
-    return new PublicKey(
-      "ed25519",
-      ED_PREFIX + base64UrlEncode(raw, false),
-      key,
-      0,
+    const x = raw.toBase64({ alphabet: "base64url", omitPadding: true });
+    const key = { kty: "OKP", crv: "Ed25519", x };
+    return PublicKey.fromKeyObject(createPublicKey({ key, format: "jwk" }));
+  }
+
+  /** From a node:crypto public (or private) RSA or Ed25519 key. */
+  static fromKeyObject(key: KeyObject): PublicKey {
+    const pub = key.type === "public" ? key : createPublicKey(key);
+    if (pub.asymmetricKeyType === "rsa") {
+      const pkcs1 = pub.export({ type: "pkcs1", format: "der" });
+      const bits = pub.asymmetricKeyDetails?.modulusLength ?? 0;
+      const text = RSA_PREFIX + pkcs1.toBase64({ alphabet: "base64url" });
+      // Python's `PSS.MAX_LENGTH` for SHA-256, as MyPaas signs.
+      return new PublicKey("rsa", text, pub, Math.ceil((bits - 1) / 8) - 34);
+    }
+    if (pub.asymmetricKeyType === "ed25519") {
+      const x = pub.export({ format: "jwk" }).x ?? "";
+      return new PublicKey("ed25519", ED_PREFIX + x, pub, 0);
+    }
+    throw new InputError(
+      `Unsupported key algorithm "${pub.asymmetricKeyType}"; use RSA or Ed25519`,
     );
   }
 
   /** True when `signature` (base64) signs `data` with this key's private half. */
+  // deno-lint-ignore require-await
   async verify(signature: string, data: Uint8Array): Promise<boolean> {
-    let sig: Uint8Array;
     try {
-      sig = base64Decode(signature);
-    } catch {
-      return false;
-    }
-    const algo = this.kind === "rsa"
-      ? { name: "RSA-PSS", saltLength: this.saltLength }
-      : { name: "Ed25519" };
-    try {
-      return await crypto.subtle.verify(
-        algo,
-        this.key,
-        sig.slice(),
-        data.slice(),
-      );
+      const sig = base64Decode(signature);
+      if (this.kind === "ed25519") return verify(null, data, this.key, sig);
+      const { saltLength, key } = this;
+      const padding = constants.RSA_PKCS1_PSS_PADDING;
+      return verify("sha256", data, { key, padding, saltLength }, sig);
     } catch {
       return false;
     }
   }
-}
-
-/** The fingerprint of a public key text: its last 10 characters (MyPaas). */
-export function fingerprintOf(text: string): string {
-  return text.trim().slice(-10);
-}
-
-/** Python's `PSS.MAX_LENGTH` for SHA-256 and a modulus of `bits`. */
-export function maxPssSalt(bits: number): number {
-  return Math.ceil((bits - 1) / 8) - 32 - 2;
 }
 
 /** Decodes standard or URL-safe base64, ignoring whitespace and padding; a
@@ -150,11 +129,6 @@ export function base64Decode(s: string): Uint8Array {
   if (!/^[A-Za-z0-9+/]*$/.test(t)) throw new SyntaxError("invalid base64");
   while (t.length % 4) t += "=";
   return Uint8Array.fromBase64(t);
-}
-
-/** URL-safe base64, with or without `=` padding. */
-export function base64UrlEncode(b: Uint8Array, padding: boolean): string {
-  return b.toBase64({ alphabet: "base64url", omitPadding: !padding });
 }
 
 function short(s: string): string {

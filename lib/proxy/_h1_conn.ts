@@ -29,6 +29,7 @@ export interface Parsed {
   headers: [string, string][];
   length?: number;
   chunked: boolean;
+  /** The upstream asked to close (HTTP/1.0 or `Connection: close`). */
   close: boolean;
 }
 
@@ -263,8 +264,9 @@ function parseHead(text: string): Parsed {
     }
     chunked = true;
   }
+  // a head with neither length nor chunking: the body runs to the close,
+  // unless the status or the method says there is none (the client decides)
   if (length !== undefined) headers.push(["content-length", String(length)]);
-  else if (!chunked) close = true;
   return {
     status,
     headers,

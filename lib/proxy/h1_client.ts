@@ -240,7 +240,12 @@ export class H1Client {
     sent: () => boolean,
     onAbort: () => void,
   ): H1Response {
-    const keep = !res.close;
+    // 204, 304 and answers to HEAD end at the head whatever their framing
+    // (RFC 9112 6.3); any other answer without a length or chunking is
+    // delimited by the close, so its connection cannot be reused
+    const bodyless = r.method === "HEAD" || NO_BODY_STATUS(res.status);
+    const keep = !res.close &&
+      (bodyless || res.length !== undefined || res.chunked);
     const release = (reusable: boolean) => {
       r.signal?.removeEventListener("abort", onAbort);
       if (reusable && keep && sent()) this.#put(origin, conn);
@@ -251,7 +256,7 @@ export class H1Client {
       headers: res.headers,
       ...(res.length !== undefined ? { length: res.length } : {}),
     };
-    if (r.method === "HEAD" || NO_BODY_STATUS(res.status)) {
+    if (bodyless) {
       release(true);
       return { ...init, body: null };
     }

@@ -44,6 +44,31 @@ export function createProxyHandler(
   send: UpstreamSend,
 ): ProxyHandler {
   const domain = opts.domain.toLowerCase();
+  const route = routeRequest(router, opts, send, domain);
+  return async (req, conn) => {
+    const res = await route(req, conn);
+    // An answer given without reading the body (431, 400, 413, 404, 503, a
+    // redirect, a refusal by the admin API): the body is read to its end
+    // before the answer goes out, as nginx discards one. Else HTTP/2 ends
+    // the stream with RST_STREAM(NO_ERROR) after the answer while the
+    // client still uploads, which curl (7.88, Debian 12's) reports as a
+    // framing error instead of the answer.
+    // (An upgraded connection's stream is no body.)
+    if (
+      res.status !== 101 && req.body && !req.bodyUsed && !req.body.locked
+    ) {
+      await discard(req.body, opts);
+    }
+    return res;
+  };
+}
+
+function routeRequest(
+  router: Router,
+  opts: ProxyHandlerOptions,
+  send: UpstreamSend,
+  domain: string,
+): ProxyHandler {
   return async (req, conn) => {
     const url = splitUrl(req.url);
     const path = url.pathname;
@@ -68,7 +93,7 @@ export function createProxyHandler(
 
     if (conn.scheme === "http" && path.startsWith(CHALLENGE)) {
       const challenge = router.challengeHandler;
-      if (challenge) return await callHandler(challenge, req, info, opts);
+      if (challenge) return await callHandler(challenge, req, info);
     }
     if (
       host === domain && (path === "/daemon" || path.startsWith("/daemon/"))
@@ -79,7 +104,7 @@ export function createProxyHandler(
       if (conn.scheme === "http" && !isLoopback(conn.remoteAddr.hostname)) {
         return httpsOnly(req, domain, opts.httpsPort, path + url.search);
       }
-      return await callHandler(admin, req, info, opts);
+      return await callHandler(admin, req, info);
     }
     const byId = router.deployIdHandler;
     if (byId && req.headers.has("x-deno-deploy-id")) {
@@ -209,47 +234,42 @@ async function callFunction(
   });
   try {
     const res = await callHandler(handler, guarded, info);
-    return trip.tripped ? errorPage(trip.tripped.status) : res;
+    if (trip.tripped) return errorPage(trip.tripped.status);
+    // a function that answered without reading its body (a refusal)
+    const left = guarded.body;
+    if (left && !guarded.bodyUsed && !left.locked) await discard(left, limits);
+    return res;
   } finally {
     trip.dispose?.();
   }
 }
 
-/**
- * Runs an in-process handler. A body it left unread (a refusal: 403 before
- * the upload) is read to its end, within the body limits, before the answer
- * goes out, as nginx discards one: else HTTP/2 ends the stream with
- * RST_STREAM(NO_ERROR) after the answer while the client still uploads,
- * which curl (7.88, Debian 12's) reports as a framing error instead of the
- * answer. A body over the limits is not read on: that answer gets the reset.
- */
+/** Runs an in-process handler; a throw is a generic 500. */
 async function callHandler(
   handler: HandlerBackend,
   req: Request,
   info: RequestInfo,
-  limits?: ForwardLimits,
 ): Promise<Response> {
-  let res: Response;
   try {
-    res = await handler(req, info);
+    return await handler(req, info);
   } catch {
     return errorPage(500);
   }
-  const body = req.body;
-  if (limits && body && !req.bodyUsed && !body.locked) {
-    await discard(body, limits);
-  }
-  return res;
 }
 
-/** Reads `body` to its end, or until it breaks one of `limits`. */
+/**
+ * Reads `body` to its end and drops it, or stops (the stream is then reset)
+ * past twice the body limit or the client timeout: enough for a refused
+ * upload of up to twice `max_body` to get its answer over HTTP/2, with a
+ * bound on what a refusal costs.
+ */
 async function discard(
   body: ReadableStream<Uint8Array>,
   limits: ForwardLimits,
 ): Promise<void> {
   const trip: Tripwire = {};
   const reader = guardBody(body, {
-    maxBytes: limits.maxBody,
+    maxBytes: 2 * limits.maxBody,
     deadlineMs: limits.clientTimeout,
   }, trip).getReader();
   try {

@@ -1,7 +1,7 @@
 /**
  * @module
  * The router: owns the route table, the services' upstream pools and their
- * health checkers, and the handler backends (isolate functions, the admin
+ * health checkers (each upstream checked with its own release's check), and the handler backends (isolate functions, the admin
  * API). It implements the TrafficControl port that deploys drive.
  */
 import { InputError } from "../errors.ts";
@@ -137,16 +137,16 @@ export class Router implements TrafficControl {
     this.#table = this.#table.withOwner(spec.service, routes);
     pool.configure(spec);
     this.#pools.set(spec.service, pool);
-    let checker = this.#checkers.get(spec.service);
-    if (!checker) {
-      checker = new HealthChecker(pool);
-      this.#checkers.set(spec.service, checker);
+    // health settings belong to each upstream (its release), not to the
+    // service: a new spec's check must not judge the replicas still serving
+    if (!this.#checkers.has(spec.service)) {
+      this.#checkers.set(spec.service, new HealthChecker(pool));
     }
-    checker.configure(spec.healthcheck);
   }
 
   addUpstream(service: string, upstream: Upstream): void {
     this.#poolOf(service).add(upstream);
+    this.#checkers.get(service)?.sync();
   }
 
   drainUpstream(
@@ -155,7 +155,10 @@ export class Router implements TrafficControl {
     timeoutMs: number,
   ): Promise<void> {
     const pool = this.#pools.get(service);
-    return pool ? pool.drain(id, timeoutMs) : Promise.resolve();
+    if (!pool) return Promise.resolve();
+    const done = pool.drain(id, timeoutMs);
+    this.#checkers.get(service)?.sync(); // a draining target is not checked
+    return done;
   }
 
   removeService(service: string): void {

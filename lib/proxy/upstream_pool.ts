@@ -2,9 +2,11 @@
  * @module
  * The replicas of one service: their states, in-flight counts, balancing,
  * sticky cookies, draining, passive ejection and the wait for a usable
- * replica while a deploy is under way. Active checks live in `health.ts`.
+ * replica while a deploy is under way. Each target carries the active check
+ * of its own release (run by `health.ts`), so that a deploy's new check
+ * never judges the replicas it is about to replace.
  */
-import type { ServiceSpec } from "../spec/types.ts";
+import type { HttpCheck, ServiceSpec } from "../spec/types.ts";
 import type { Upstream } from "../deploy/traffic.ts";
 import { type BalanceMode, Balancer } from "./balancer.ts";
 import { readCookie, stickyCookie, type StickySigner } from "./sticky.ts";
@@ -18,6 +20,8 @@ export class Target {
   inflight = 0;
   /** Passive ejection ends at this time (ms since epoch), 0 when none. */
   ejectedUntil = 0;
+  /** Its release's active check; none means passive ejection only. */
+  check: HttpCheck | undefined;
   #idle: (() => void)[] = [];
 
   constructor(
@@ -81,12 +85,12 @@ export class UpstreamPool {
     this.#spec = { service };
   }
 
-  /** The balancing and check settings now in force. */
+  /** The balancing settings now in force. */
   get spec(): PoolSettings {
     return this.#spec;
   }
 
-  /** Applies a (new) spec's balancing and check settings. */
+  /** Applies a (new) spec's balancing settings (checks are per target). */
   configure(spec: PoolSettings): void {
     this.#spec = spec;
     const mode: BalanceMode = spec.hash ? "hash" : this.#plain;
@@ -109,7 +113,7 @@ export class UpstreamPool {
     return this.#usable;
   }
 
-  /** Adds (or re-adds) a target as healthy. */
+  /** Adds (or re-adds) a target as healthy, with the upstream's own check. */
   add(upstream: Upstream): Target {
     let t = this.#targets.get(upstream.id);
     if (!t || t.url !== upstream.url) {
@@ -120,6 +124,7 @@ export class UpstreamPool {
       );
       this.#targets.set(upstream.id, t);
     }
+    t.check = upstream.healthcheck;
     t.state = "healthy";
     t.ejectedUntil = 0;
     this.#refresh();
@@ -161,7 +166,7 @@ export class UpstreamPool {
   eject(t: Target): void {
     if (t.state !== "healthy") return;
     t.state = "unhealthy";
-    if (!this.#spec.healthcheck) {
+    if (!t.check) {
       const ms = this.opts.ejectMs ?? 5000;
       t.ejectedUntil = Date.now() + ms;
     }
@@ -253,6 +258,4 @@ export class UpstreamPool {
 /** The parts of a ServiceSpec a pool reads. */
 export type PoolSettings =
   & Pick<ServiceSpec, "service">
-  & Partial<
-    Pick<ServiceSpec, "sticky" | "hash" | "healthcheck">
-  >;
+  & Partial<Pick<ServiceSpec, "sticky" | "hash">>;

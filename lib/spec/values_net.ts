@@ -193,7 +193,18 @@ export function parseEnv(
   secrets: Readonly<Record<string, string>>,
 ): [string, string] {
   const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:\s*=([\s\S]*))?$/.exec(value);
-  if (!m) throw needs(at, `"NAME=VALUE" or a bare "NAME" from [env]`, value);
+  if (!m) {
+    // never echo the value: it may be a secret (a bare word may be one too)
+    const eq = value.indexOf("=");
+    throw new SpecError(
+      at,
+      `needs "NAME=VALUE" or a bare "NAME" from [env]: got ${
+        eq < 0
+          ? "a bare word that is not a NAME"
+          : `${JSON.stringify(value.slice(0, eq).slice(0, 60))}=… (not a NAME)`
+      }; a NAME is letters, digits and _, not starting with a digit (the value is not shown)`,
+    );
+  }
   const name = m[1]!;
   if (m[2] !== undefined) return [name, m[2].trim()];
   if (!Object.hasOwn(secrets, name)) {

@@ -5,6 +5,7 @@
  */
 import { DENO_DIR, ROOT } from "../_run_main.ts";
 import { PrivateKey } from "../../lib/keys/mod.ts";
+import { until } from "../_until.ts";
 
 /** A free loopback TCP port (bound to port 0, then released). */
 export function freePort(): number {
@@ -73,22 +74,12 @@ export class DaemonProcess implements AsyncDisposable {
     check: () => Promise<boolean>,
     { timeoutMs = 60_000, intervalMs = 100 } = {},
   ): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    let last = "";
-    for (;;) {
-      try {
-        if (await check()) return;
-        last = "";
-      } catch (err) {
-        last = `: ${err instanceof Error ? err.message : err}`;
-      }
-      if (Date.now() > end) {
-        throw new Error(
-          `timed out waiting for ${what}${last}\n${this.output}`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, intervalMs));
-    }
+    await until(check, {
+      what,
+      timeoutMs,
+      intervalMs,
+      detail: () => this.output,
+    });
   }
 
   /** Sends `signal` to the running process (a no-op once it is gone). */

@@ -8,6 +8,7 @@ import dgram from "node:dgram";
 import tls from "node:tls";
 import type { Clock } from "../../lib/acme/clock.ts";
 import * as x509 from "@peculiar/x509";
+import { until } from "../_until.ts";
 
 const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 
@@ -169,17 +170,7 @@ export async function waitFor(
   check: () => Promise<boolean> | boolean,
   timeout: number,
 ): Promise<void> {
-  const until = Date.now() + timeout;
-  let last: unknown;
-  while (Date.now() < until) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${timeout} ms (${String(last ?? "")})`);
+  await until(check, { timeoutMs: timeout, intervalMs: 50 });
 }
 
 /** A CA and a 127.0.0.1/localhost certificate for pebble's HTTPS listener. */

@@ -24,6 +24,8 @@ interface LoadMsg {
   type: "load";
   url: string;
   env: Record<string, string>;
+  /** The bundle's text, when the artifact is self-contained. */
+  code?: string;
 }
 interface PingMsg {
   type: "ping";
@@ -137,7 +139,17 @@ function shimDeno(env: Record<string, string>): void {
 async function load(msg: LoadMsg): Promise<void> {
   try {
     shimDeno(msg.env);
-    const mod = await import(msg.url);
+    let url = msg.url;
+    if (msg.code !== undefined) {
+      // Top-level code runs with no read permission at all: it cannot read
+      // another function's manifest or bundle, nor this one's on disk.
+      await Deno.permissions.revoke({ name: "read" });
+      url = URL.createObjectURL(
+        new Blob([msg.code], { type: "text/javascript" }),
+      );
+    }
+    const mod = await import(url);
+    if (msg.code !== undefined) URL.revokeObjectURL(url);
     const fetchFn = mod?.default?.fetch;
     if (typeof fetchFn === "function") {
       handler = (req, info) => fetchFn.call(mod.default, req, info);

@@ -67,7 +67,13 @@ const json = (status: number, body: unknown) =>
 /** The Unix socket an isolate serves on. */
 const socketOf = (id: string) => `${socketDir}/${id}.sock`;
 
-function kill(iso: Isolate, reason: string): void {
+/**
+ * Why an isolate stopped, sent as a value beside the sentence (the daemon's
+ * StopCause in lib/isolates/worker_process.ts; no import from there).
+ */
+type Cause = "cpu" | "memory" | "error" | "boot" | "load-timeout" | "stopped";
+
+function kill(iso: Isolate, cause: Cause, reason: string): void {
   if (iso.dead) return;
   iso.dead = true;
   iso.worker.terminate();
@@ -76,7 +82,7 @@ function kill(iso: Isolate, reason: string): void {
   try {
     Deno.removeSync(socketOf(iso.id));
   } catch { /* never bound or gone */ }
-  emit({ ev: "exit", id: iso.id, reason });
+  emit({ ev: "exit", id: iso.id, cause, reason });
 }
 
 function create(id: string): Promise<void> {
@@ -120,7 +126,7 @@ function create(id: string): Promise<void> {
   worker.onerror = (e) => {
     e.preventDefault();
     reject(new Error(e.message));
-    kill(iso, `uncaught error: ${e.message}`);
+    kill(iso, "error", `uncaught error: ${e.message}`);
   };
   iso.port.onmessage = (e: MessageEvent) => {
     const msg = e.data;
@@ -132,7 +138,7 @@ function create(id: string): Promise<void> {
       iso.stuckSent = false;
       if (msg.mem) {
         const mib = Math.round(options.memoryLimit / 2 ** 20);
-        return kill(iso, `exceeded its memory cap of ${mib} MiB`);
+        return kill(iso, "memory", `exceeded its memory cap of ${mib} MiB`);
       }
       // Outbound fetches keep an isolate from being stopped as idle.
       if (msg.out && iso.lastPong - iso.activeSent >= ACTIVE_EVERY_MS) {
@@ -142,7 +148,7 @@ function create(id: string): Promise<void> {
     } else if (msg.type === "standby") resolve();
     else if (msg.type === "failed") {
       reject(new Error(msg.error));
-      kill(iso, `boot failed: ${msg.error}`);
+      kill(iso, "boot", `boot failed: ${msg.error}`);
     } else if (msg.type === "log") {
       emit({ ev: "log", id, level: msg.level, msg: msg.msg });
     } else if (msg.type === "loaded") {
@@ -157,20 +163,24 @@ function create(id: string): Promise<void> {
   return promise;
 }
 
-function load(
+async function load(
   iso: Isolate,
   url: string,
   env: Record<string, string>,
+  inline: boolean,
 ): Promise<{ ok: boolean; error?: string }> {
+  // A bundle is read here and handed over as text: the isolate imports it
+  // from memory with no read permission left (see isolate_main.ts).
+  const code = inline ? await Deno.readTextFile(new URL(url)) : undefined;
   const { promise, resolve } = Promise.withResolvers<
     { ok: boolean; error?: string }
   >();
   iso.loaded = resolve;
   iso.lastPong = Date.now();
-  iso.port.postMessage({ type: "load", url, env });
+  iso.port.postMessage({ type: "load", url, env, code });
   const timer = setTimeout(() => {
     if (iso.loaded === resolve) {
-      kill(iso, `load took over ${options.loadTimeoutMs} ms`);
+      kill(iso, "load-timeout", `load took over ${options.loadTimeoutMs} ms`);
     }
   }, options.loadTimeoutMs);
   return promise.finally(() => clearTimeout(timer));
@@ -181,6 +191,7 @@ async function control(path: string, req: Request): Promise<Response> {
     id: string;
     url?: string;
     env?: Record<string, string>;
+    inline?: boolean;
   };
   const iso = isolates.get(args.id);
   try {
@@ -191,11 +202,16 @@ async function control(path: string, req: Request): Promise<Response> {
     }
     if (!iso) return json(404, { error: `no isolate ${args.id}` });
     if (path === "/_mypaas/load") {
-      const r = await load(iso, args.url ?? "", args.env ?? {});
+      const r = await load(
+        iso,
+        args.url ?? "",
+        args.env ?? {},
+        args.inline === true,
+      );
       return json(r.ok ? 200 : 422, r);
     }
     if (path === "/_mypaas/stop") {
-      kill(iso, "stopped");
+      kill(iso, "stopped", "stopped");
       return json(200, { ok: true });
     }
   } catch (err) {
@@ -218,7 +234,7 @@ setInterval(() => {
   for (const iso of isolates.values()) {
     if (starved) iso.lastPong = Math.max(iso.lastPong, now - tickMs);
     if (now - iso.lastPong > options.cpuLimitMs) {
-      kill(iso, `exceeded its CPU budget of ${options.cpuLimitMs} ms`);
+      kill(iso, "cpu", `exceeded its CPU budget of ${options.cpuLimitMs} ms`);
       continue;
     }
     // A ping a tick old and unanswered: running synchronous code. If the
