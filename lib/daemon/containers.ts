@@ -163,12 +163,15 @@ export class ContainerPlatform implements Platform {
         { status: 409 },
       );
     }
-    await this.#docker();
+    // only the publish check asks Docker (other services' ports): an engine
+    // that is down fails the deploy in the stream, not as a refusal
+    if (spec.publish.length) await this.#docker();
     await this.deployer.check(spec);
     return {
       service: spec.service,
       kind: "service",
       run: async (progress) => {
+        await this.#docker();
         const r = await this.deployer.deploy(spec, dir, progress);
         return { ...r, kind: "service" };
       },
