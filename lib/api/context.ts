@@ -8,6 +8,7 @@ import type { Context } from "hono";
 import type { AuditSink } from "../audit.ts";
 import type { ResolvedConfig } from "../config/mod.ts";
 import type {
+  CheckedDeploy,
   DeployOptions,
   DeployResult,
   Platform,
@@ -19,6 +20,12 @@ import type { Authenticator, Caller } from "./auth.ts";
 
 /** The function side these routes deploy through. */
 export interface FunctionUploads {
+  /** Reads and checks the file's spec: refusals before the stream. */
+  checkSingleFile(
+    name: string,
+    source: string,
+    opts: DeployOptions,
+  ): Promise<CheckedDeploy>;
   deploySingleFile(
     name: string,
     source: string,

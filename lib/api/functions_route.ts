@@ -55,19 +55,27 @@ export function registerFunctions(app: Hono, ctx: ApiContext): void {
     if (!source.trim()) throw new InputError("the function source is empty");
     const actor = caller.fingerprint;
     const audit = ctx.audit(c);
+    // spec errors and the admin domain: refused with their 4xx, no stream
+    const checked = await functions.checkSingleFile(name, source, {
+      entrypoint: entry,
+      actor,
+    }).catch(async (err) => {
+      await audit.record({
+        action: "deploy",
+        actor,
+        service: name,
+        result: "refused",
+        error: (err as Error).message,
+      }).catch((e) => ctx.log.error(`audit: ${e}`));
+      throw err;
+    });
     return progressResponse(
       "deploy",
       (progress) =>
         auditedRun(
           audit,
           { action: "deploy", actor, service: name },
-          () =>
-            functions.deploySingleFile(
-              name,
-              source,
-              { entrypoint: entry, actor },
-              progress,
-            ),
+          () => checked.run(progress),
         ),
       (err) =>
         ctx.log.error(`function ${name}: ${(err as Error).stack ?? err}`),

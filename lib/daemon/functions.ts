@@ -290,6 +290,21 @@ export class FunctionsPlatform implements Platform {
     opts: DeployOptions,
     progress: (line: string) => void,
   ): Promise<DeployResult> {
+    return await (await this.checkSingleFile(name, source, opts)).run(
+      progress,
+    );
+  }
+
+  /**
+   * Checks one file as function NAME (name, spec, admin domain) before any
+   * stream; `run` deploys it. The file's temp directory is gone after `run`,
+   * or at once when the check refuses.
+   */
+  async checkSingleFile(
+    name: string,
+    source: string,
+    opts: DeployOptions,
+  ): Promise<CheckedDeploy> {
     const clean = sanitizeName(name);
     if (!clean || clean !== name) {
       throw new InputError(
@@ -297,16 +312,29 @@ export class FunctionsPlatform implements Platform {
       );
     }
     const dir = await Deno.makeTempDir({ prefix: "mypaas-fn-" });
+    const cleanup = () => Deno.remove(dir, { recursive: true }).catch(() => {});
     try {
       const entry = opts.entrypoint ?? "main.ts";
       await Deno.writeTextFile(`${dir}/${entry}`, source);
-      return await this.deploy(
-        dir,
-        { ...opts, entrypoint: entry, name },
-        progress,
-      );
-    } finally {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      const checked = await this.check(dir, {
+        displayDir: ".",
+        ...opts,
+        entrypoint: entry,
+        name,
+      });
+      return {
+        ...checked,
+        run: async (progress) => {
+          try {
+            return await checked.run(progress);
+          } finally {
+            await cleanup();
+          }
+        },
+      };
+    } catch (err) {
+      await cleanup();
+      throw err;
     }
   }
 

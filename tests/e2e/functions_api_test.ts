@@ -51,6 +51,19 @@ cluster_memory_pct_target = 1.0
     );
     assertEquals(badName.status, 400);
     assertStringIncludes(await badName.text(), "Bad_Name");
+    // a URL on the admin domain (127.0.0.1 here): 409 before any stream,
+    // the file named as uploaded (issue 11.8, 11.11)
+    const claim = new TextEncoder().encode(
+      "// mypaas.url=http://127.0.0.1/\n" + SOURCE,
+    );
+    const adminClaim = await fetch(
+      await client.signedUrl("POST", "functions/claim", {}, claim),
+      { method: "POST", body: claim },
+    );
+    const claimText = await adminClaim.text();
+    assertEquals(adminClaim.status, 409, claimText);
+    assertStringIncludes(claimText, "main.ts: URL");
+    assertStringIncludes(claimText, "admin domain");
     assertEquals((await getWithHost(port, "hi.fn.test"))?.status, 404);
 
     const res = await fetch(
