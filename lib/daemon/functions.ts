@@ -211,14 +211,16 @@ export class FunctionsPlatform implements Platform {
   }
 
   /**
-   * Reads `dir`'s spec (spec errors, the admin domain): refusals before the
-   * stream. URL conflicts with other deployments are found by `run`.
+   * Reads `dir`'s spec (spec errors, the admin domain) and checks its URLs
+   * against the other deployments': refusals before the stream. `run` checks
+   * again (a race, or a name that is a container service's).
    */
   async check(
     dir: string,
     opts: DeployOptions & { name?: string },
   ): Promise<CheckedDeploy> {
     const spec = await (this.options.readSpec ?? this.#readSpec)(dir, opts);
+    this.options.routes?.checkUrls?.(spec.service, spec.urls);
     return {
       service: spec.service,
       kind: "function",

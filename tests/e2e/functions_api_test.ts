@@ -77,6 +77,14 @@ cluster_memory_pct_target = 1.0
       status: 200,
       body: "hi 1",
     });
+    // another function may not take hi's URL: 409 before any stream
+    const clash = await fetch(
+      await client.signedUrl("POST", "functions/other", {}, body),
+      { method: "POST", body },
+    );
+    const clashText = await clash.text();
+    assertEquals(clash.status, 409, clashText);
+    assertStringIncludes(clashText, 'already served by "hi"');
 
     const del = await fetch(
       await client.signedUrl("DELETE", "functions/hi"),
