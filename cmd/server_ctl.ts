@@ -60,6 +60,7 @@ export function formatList(items: DeploymentStatus[]): string {
     "RESTARTS",
     "EVICTED",
     "QUEUED",
+    "LOG",
     "URLS",
   ]];
   for (const s of items) {
@@ -76,6 +77,9 @@ export function formatList(items: DeploymentStatus[]): string {
           s.pool.rejected ? ` (${s.pool.rejected} 503)` : ""
         }`
         : "-",
+      // one rotation per release: mypaas.logs or [docker] log_max_*
+      [...new Set(s.instances.map((i) => i.log).filter(Boolean))].join(",") ||
+      "-",
       s.urls.join(" ") || "-",
     ]);
   }

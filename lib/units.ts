@@ -36,6 +36,15 @@ export function parseSize(text: string): number | undefined {
   return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
+/** Formats bytes as `parseSize` and Docker read them: `10m`, `1.5g`, `512`. */
+export function formatSize(bytes: number): string {
+  for (const [unit, pow] of [["t", 4], ["g", 3], ["m", 2], ["k", 1]] as const) {
+    const size = 1024 ** pow;
+    if (bytes >= size) return `${Number((bytes / size).toFixed(2))}${unit}`;
+  }
+  return String(bytes);
+}
+
 /** Parses CPUs as a number (`0.5`, `2`) or millicores (`500m`). */
 export function parseCpu(text: string): number | undefined {
   const t = text.trim();

@@ -121,7 +121,7 @@ export function dockerContract(
   );
 
   test(
-    "create applies env, labels, network, limits and restart policy",
+    "create applies env, labels, network, limits, log rotation and restart policy",
     async (env, tag) => {
       const net = `${tag}-net`;
       await env.runtime.ensureNetwork(net, { "mypaas-test": tag });
@@ -138,6 +138,7 @@ export function dockerContract(
           restart: "unless-stopped",
           mounts: [{ kind: "volume", source: `${tag}-vol`, target: "/data" }],
           publish: [{ hostPort: 0, containerPort: 8080, protocol: "tcp" }],
+          log: { maxSize: 100 * 1024, maxFiles: 2 },
         });
         await env.runtime.start(id);
         const c = await env.runtime.inspect(id);
@@ -168,6 +169,10 @@ export function dockerContract(
           protocol: "tcp",
         }]);
         assert(c.startedAt > 0);
+        assertEquals(c.log, {
+          driver: "json-file",
+          limits: { maxSize: 100 * 1024, maxFiles: 2 },
+        });
         await env.runtime.remove(id, { force: true });
       } finally {
         await env.runtime.removeNetwork(net);

@@ -28,6 +28,7 @@ Deno.test("containerConfig() applies env, MYPAAS_* vars, volumes, publish and re
     image: "mypaas/web:4",
     network: "net",
     labels: { a: "b" },
+    log: { maxSize: 1024, maxFiles: 1 },
   });
   assertEquals(c.env, {
     SECRET: "s3cret",
@@ -52,7 +53,13 @@ Deno.test("containerConfig() applies env, MYPAAS_* vars, volumes, publish and re
 });
 
 Deno.test("containerConfig() limits default to twice the request unless maxcpu/maxmem given", () => {
-  const base = { name: "x", image: "i", network: "n", labels: {} };
+  const base = {
+    name: "x",
+    image: "i",
+    network: "n",
+    labels: {},
+    log: { maxSize: 1024, maxFiles: 1 },
+  };
   const req = containerConfig(
     makeSpec("w", { request: { cpu: 0.25, mem: 64 * MiB } }),
     base,

@@ -49,6 +49,7 @@ export const ALL_KEYS: Omit<ServiceSpec, "file"> = {
   sticky: { cookie: "SESSION", maxAgeS: 3600 },
   hash: { by: "header", name: "x-tenant" },
   idleMs: 300_000,
+  logs: { maxSize: 20 * 1024 ** 2, maxFiles: 4, line: 27 },
 };
 
 export interface Malformed {

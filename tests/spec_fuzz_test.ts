@@ -43,6 +43,7 @@ const VALID: Record<string, string[]> = {
   sticky: ["cookie", "cookie:S 1h", "cookie 600"],
   hash: ["ip", "header:X-A", "cookie:sid"],
   request: ["cpu=100m mem=128M", "cpu=1", "mem=1g"],
+  logs: ["50m 5", "1k 1"],
   idle: ["5m", "90s"],
   domain: ["app.example.com", "x.io"],
   entrypoint: ["main.ts", "./src/app.js"],

@@ -146,7 +146,9 @@ export function formatStatus(list: DeploymentStatus[]): string {
     for (const u of s.urls) lines.push(`  url ${u}`);
     for (const i of s.instances) {
       lines.push(
-        `  ${i.id} ${i.state}${i.restarts ? ` (${i.restarts} restarts)` : ""}`,
+        `  ${i.id} ${i.state}${i.restarts ? ` (${i.restarts} restarts)` : ""}${
+          i.log ? `, log ${i.log}` : ""
+        }`,
       );
     }
     if (s.pool) {

@@ -30,6 +30,12 @@ export interface ResolvedConfig {
     socket: string;
     network: string;
     volumeRoot: string;
+    /** Bytes at which a container's json-file log rotates. */
+    logMaxSize: number;
+    /** Log files per container (at least 1). */
+    logMaxFiles: number;
+    /** Most bytes `mypaas.logs` may ask for: SIZE x COUNT. */
+    logMaxTotal: number;
   };
   proxy: {
     maxBody: number;

@@ -141,6 +141,9 @@ export function resolveConfig(
       socket: path(d.socket),
       network: String(d.network),
       volumeRoot: path(d.volume_root),
+      logMaxSize: d.log_max_size as number,
+      logMaxFiles: d.log_max_files as number,
+      logMaxTotal: d.log_max_total as number,
     },
     proxy: {
       maxBody: p.max_body as number,
@@ -184,7 +187,39 @@ export function resolveConfig(
       }: [isolates] min_workers (${config.isolates.minWorkers}) must not exceed max_workers (${config.isolates.maxWorkers})`,
     );
   }
+  checkLogLimits(config, where);
   return config;
+}
+
+/** Docker's json-file driver refuses a file under 1 KiB or zero files. */
+function checkLogLimits(
+  config: ResolvedConfig,
+  where: (section: string, key?: string) => string,
+): void {
+  const d = config.docker;
+  if (d.logMaxSize < 1024) {
+    throw new ConfigError(
+      `${
+        where("docker", "log_max_size")
+      }: [docker] log_max_size must be at least "1k", got ${d.logMaxSize} bytes`,
+    );
+  }
+  if (d.logMaxFiles < 1 || d.logMaxFiles > 100) {
+    throw new ConfigError(
+      `${
+        where("docker", "log_max_files")
+      }: [docker] log_max_files must be from 1 to 100, got ${d.logMaxFiles}`,
+    );
+  }
+  if (d.logMaxSize * d.logMaxFiles > d.logMaxTotal) {
+    throw new ConfigError(
+      `${
+        where("docker", "log_max_total")
+      }: [docker] log_max_total (${d.logMaxTotal} bytes) must hold log_max_size x log_max_files (${
+        d.logMaxSize * d.logMaxFiles
+      } bytes); raise it or lower those`,
+    );
+  }
 }
 
 /** Replaces a leading `~` with the home directory. */

@@ -143,6 +143,22 @@ export const SCHEMA = {
       default: "~",
       doc: "host paths of mypaas.volume must lie under this directory",
     },
+    log_max_size: {
+      type: "size",
+      default: "10m",
+      doc:
+        "a container's log file is rotated at this size (json-file max-size)",
+    },
+    log_max_files: {
+      type: "int",
+      default: 3,
+      doc: "log files kept per container, the current one included (max-file)",
+    },
+    log_max_total: {
+      type: "size",
+      default: "100m",
+      doc: "most log one container may keep; caps mypaas.logs=SIZE COUNT",
+    },
   },
   proxy: {
     max_body: {
@@ -254,7 +270,8 @@ export const SCHEMA = {
       type: "strings",
       restart: true,
       default: [],
-      doc: "private CIDRs/hosts isolates may reach anyway",
+      doc:
+        "private CIDRs/hosts (or this host's own addresses) isolates and the bundler may reach anyway",
     },
   },
   cache: {

@@ -202,6 +202,7 @@ export class ContainerPlatform implements Platform {
             id: i.name,
             state: i.state,
             restarts: i.restarts,
+            ...(i.log ? { log: i.log } : {}),
           })),
           releases: s.releases,
         });

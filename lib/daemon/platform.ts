@@ -63,8 +63,11 @@ export interface DeploymentStatus {
   urls: string[];
   /** e.g. "running", "deploying", "stopped", "idle". */
   state: string;
-  /** Containers or isolates with their own state and restart count. */
-  instances: { id: string; state: string; restarts: number }[];
+  /**
+   * Containers or isolates with their own state and restart count; a
+   * container also with its log rotation (`json-file:3x10m`).
+   */
+  instances: { id: string; state: string; restarts: number; log?: string }[];
   /** Releases kept for rollback, newest first. */
   releases: number[];
   /**

@@ -2,12 +2,56 @@
  * @module
  * Turns a ServiceSpec into the container to create: environment, volumes
  * (with MyPaas's safety rule), published ports, CPU and memory limits and
- * reservations, restart policy and network.
+ * reservations, restart policy, network and the bounded log.
  */
 import type { ResolvedConfig } from "../config/mod.ts";
-import type { ContainerCreate, Mount } from "../docker/mod.ts";
+import type {
+  ContainerCreate,
+  ContainerDetails,
+  LogLimits,
+  Mount,
+} from "../docker/mod.ts";
 import { InputError } from "../errors.ts";
+import { SpecError } from "../spec/spec_error.ts";
 import type { ServiceSpec } from "../spec/types.ts";
+import { formatSize } from "../units.ts";
+
+/**
+ * The log a container of `spec` keeps: `[docker] log_max_size` x
+ * `log_max_files`, or `mypaas.logs` when the spec asks for it. A spec asking
+ * for more than `[docker] log_max_total` is refused with a SpecError naming
+ * its line and the limit.
+ */
+export function logLimits(
+  spec: ServiceSpec,
+  config: ResolvedConfig,
+): LogLimits {
+  const d = config.docker;
+  if (!spec.logs) return { maxSize: d.logMaxSize, maxFiles: d.logMaxFiles };
+  const { maxSize, maxFiles, line } = spec.logs;
+  if (maxSize * maxFiles > d.logMaxTotal) {
+    throw new SpecError(
+      { file: spec.file, line, key: "logs" },
+      `asks for ${maxFiles} file(s) of ${formatSize(maxSize)} = ${
+        formatSize(maxSize * maxFiles)
+      }, more than this host allows per container: ${
+        formatSize(d.logMaxTotal)
+      } ([docker] log_max_total in config.toml); ask for less`,
+    );
+  }
+  return { maxSize, maxFiles };
+}
+
+/**
+ * A container's log as `status` and `server list` show it: `json-file:3x10m`
+ * (3 files of 10m at most), `json-file:unbounded`.
+ */
+export function describeLog(log: ContainerDetails["log"]): string {
+  const l = log.limits;
+  return `${log.driver}:${
+    l ? `${l.maxFiles}x${formatSize(l.maxSize)}` : "unbounded"
+  }`;
+}
 
 /**
  * Checks the spec's volumes: host paths must lie under `[docker]
@@ -92,6 +136,8 @@ export function containerConfig(
     image: string;
     network: string;
     labels: Record<string, string>;
+    /** From `logLimits`; every container gets a bounded log. */
+    log: LogLimits;
   },
 ): ContainerCreate {
   const mounts: Mount[] = spec.volumes.map((v) => ({
@@ -123,5 +169,6 @@ export function containerConfig(
     restart: "unless-stopped",
     // an init as PID 1 passes SIGTERM on, so stops are quick and graceful
     init: true,
+    log: { ...opts.log },
   };
 }

@@ -8,7 +8,7 @@ import type { ResolvedConfig } from "../config/mod.ts";
 import type { ContainerRuntime } from "../docker/mod.ts";
 import type { Logger } from "../log.ts";
 import type { ServiceSpec } from "../spec/types.ts";
-import { containerConfig } from "./container_config.ts";
+import { containerConfig, logLimits } from "./container_config.ts";
 import {
   containerName,
   imageRef,
@@ -115,6 +115,7 @@ export async function startReplica(
     image: imageRef(spec.service, release),
     network: ctx.config.docker.network,
     labels,
+    log: logLimits(spec, ctx.config),
   }));
   try {
     await ctx.runtime.start(id);

@@ -10,7 +10,12 @@
 import { InputError, NotFoundError } from "../errors.ts";
 import type { ServiceSpec } from "../spec/types.ts";
 import { buildRelease, ReleaseBuildError } from "./build.ts";
-import { checkPublish, checkVolumes } from "./container_config.ts";
+import {
+  checkPublish,
+  checkVolumes,
+  describeLog,
+  logLimits,
+} from "./container_config.ts";
 import {
   addTraffic,
   type DeployContext,
@@ -44,7 +49,14 @@ export interface ServiceStatus {
   urls: string[];
   /** "running", "deploying", "degraded" or "stopped". */
   state: string;
-  instances: { id: string; name: string; state: string; restarts: number }[];
+  instances: {
+    id: string;
+    name: string;
+    state: string;
+    restarts: number;
+    /** Its log driver and rotation (`describeLog`). */
+    log?: string;
+  }[];
   releases: number[];
 }
 
@@ -75,7 +87,8 @@ export class Deployer {
    * The refusals known before a build (InputError, 4xx): a URL another
    * service or function serves, `publish` with a scale that cannot hold it
    * or of a port the daemon listens on or another service publishes, and a
-   * bind volume outside `volume_root`. `deploy` runs it again under the lock.
+   * bind volume outside `volume_root`, a `mypaas.logs` above the host's cap.
+   * `deploy` runs it again under the lock.
    */
   async check(spec: ServiceSpec): Promise<void> {
     const { ctx } = this;
@@ -83,6 +96,7 @@ export class Deployer {
     checkPublish(spec);
     await this.#checkPorts(spec);
     await checkVolumes(spec, ctx.config);
+    logLimits(spec, ctx.config); // refuses a mypaas.logs above the host's cap
   }
 
   /** `publish` of the daemon's own ports or another service's is refused. */
@@ -362,6 +376,7 @@ export class Deployer {
           state: c?.state ?? "gone",
           restarts: (c?.restartCount ?? 0) +
             (this.livenessRestarts.get(r.id) ?? 0),
+          ...(c ? { log: describeLog(c.log) } : {}),
         });
       }
       const running = instances.filter((i) => i.state === "running").length;

@@ -9,6 +9,8 @@ export {
   checkPublish,
   checkVolumes,
   containerConfig,
+  describeLog,
+  logLimits,
 } from "./container_config.ts";
 export { latestBases, readIgnoreList, ReleaseBuildError } from "./build.ts";
 export { containerName, imageRef, LABEL } from "./labels.ts";

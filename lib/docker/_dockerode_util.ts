@@ -5,9 +5,11 @@
  * Folder-private: nothing here leaves lib/docker.
  */
 import type Docker from "dockerode";
+import { parseSize } from "../units.ts";
 import type {
   ContainerDetails,
   ContainerState,
+  LogLimits,
   Mount,
   PortBinding,
   RestartPolicy,
@@ -70,6 +72,37 @@ export function containerDetails(
     publish,
     restart: (hc.RestartPolicy?.Name || "no") as RestartPolicy,
     startedAt: started > 0 ? started : 0,
+    log: logDetails(hc.LogConfig),
+  };
+}
+
+/**
+ * `HostConfig.LogConfig` for a bounded json-file log. The Engine API takes
+ * the driver's options as strings; `max-size` in plain bytes is read by
+ * Docker's `units.RAMInBytes`, the same binary multiples as `parseSize`.
+ */
+export function logConfig(
+  limits: LogLimits,
+): { Type: string; Config: Record<string, string> } {
+  return {
+    Type: "json-file",
+    Config: {
+      "max-size": String(limits.maxSize),
+      "max-file": String(limits.maxFiles),
+    },
+  };
+}
+
+function logDetails(
+  lc: { Type?: string; Config?: Record<string, string> } | undefined,
+): ContainerDetails["log"] {
+  const driver = lc?.Type || "json-file";
+  const size = parseSize(lc?.Config?.["max-size"] ?? "");
+  if (size === undefined) return { driver, limits: null };
+  const files = Number(lc?.Config?.["max-file"] ?? "1");
+  return {
+    driver,
+    limits: { maxSize: size, maxFiles: Number.isInteger(files) ? files : 1 },
   };
 }
 

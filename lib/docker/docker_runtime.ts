@@ -12,6 +12,7 @@ import {
   containerDetails,
   ignoreStatus,
   labelFilters,
+  logConfig,
   parseJson,
   statusOf,
   withTimeout,
@@ -172,6 +173,7 @@ export class DockerRuntime implements ContainerRuntime {
         MemoryReservation: opts.memoryReservation ?? 0,
         RestartPolicy: { Name: opts.restart ?? "no" },
         ...(opts.init ? { Init: true } : {}),
+        ...(opts.log ? { LogConfig: logConfig(opts.log) } : {}),
       },
     });
     return c.id;

@@ -150,6 +150,10 @@ export class FakeRuntime implements ContainerRuntime {
       publish: [...(opts.publish ?? [])],
       restart: opts.restart ?? "no",
       startedAt: 0,
+      log: {
+        driver: "json-file",
+        limits: opts.log ? { ...opts.log } : null,
+      },
     };
     this.containers.set(id, c);
     this.logLines.set(id, []);

@@ -24,6 +24,15 @@ export interface PortBinding {
 /** Docker restart policies mypaas uses. */
 export type RestartPolicy = "no" | "always" | "unless-stopped" | "on-failure";
 
+/**
+ * A json-file log rotated at `maxSize` bytes, `maxFiles` files kept (the
+ * current one included), so one container's log never passes their product.
+ */
+export interface LogLimits {
+  maxSize: number;
+  maxFiles: number;
+}
+
 /** What a new container looks like. */
 export interface ContainerCreate {
   name: string;
@@ -47,6 +56,8 @@ export interface ContainerCreate {
   restart?: RestartPolicy;
   /** Run a tiny init as PID 1 (signals reach the app, zombies are reaped). */
   init?: boolean;
+  /** Bounded json-file log; without it the engine's default driver applies. */
+  log?: LogLimits;
 }
 
 /** Container lifecycle states, as Docker names them. */
@@ -91,6 +102,8 @@ export interface ContainerDetails extends ContainerSummary {
   restart: RestartPolicy;
   /** ms since the epoch, 0 when never started. */
   startedAt: number;
+  /** The log driver and its rotation; `null` limits mean unbounded. */
+  log: { driver: string; limits: LogLimits | null };
 }
 
 /** One image tag. */

@@ -286,10 +286,8 @@ export class IsolatePool {
         await s.notifier.changed(ms);
         continue;
       }
-      // A waiting request counts as demand for one more standby; after an
-      // eviction its replacement may boot even while the host is hot.
+      // A waiting request counts as demand for one more standby.
       supply.waiting++;
-      if (d.evict) supply.owedBoots++;
       try {
         supply.reconcile();
         await s.notifier.changed(ms);
@@ -350,6 +348,8 @@ export class IsolatePool {
     this.#evictedAt.set(iso.deployment, this.#s.clock.now());
     this.#count(iso.deployment).evictions++;
     this.#evictions[e.why]++;
+    // its replacement may boot even while the host is over its targets
+    this.#supply.owedBoots++;
     stopIsolate(this.#s, iso);
   }
 

@@ -31,8 +31,9 @@ export class PoolSupply {
   /** Requests waiting for a standby to boot (demand for that many). */
   waiting = 0;
   /**
-   * Boots owed to requests that evicted an isolate while the host was
-   * over its target: a replacement, not growth, so the gate lets it pass.
+   * Boots owed to evictions while the host is over its target: each
+   * replaces the isolate evicted, it does not grow the pool, so the gate
+   * lets it pass.
    */
   owedBoots = 0;
   /**
@@ -116,8 +117,8 @@ export class PoolSupply {
     const cap = this.hot()
       ? Math.min(o.minWorkers, o.maxWorkers)
       : o.maxWorkers;
-    // owed to requests still waiting only; any boot pays one back
-    this.owedBoots = Math.min(this.owedBoots, this.waiting);
+    // replacements matter only while hot; any boot pays one back
+    if (cap === o.maxWorkers) this.owedBoots = 0;
     // After failed boots, none until the backoff's timer reconciles again.
     if (!this.paused()) {
       for (let i = 0, n = want - free; i < n; i++) {

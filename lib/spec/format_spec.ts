@@ -91,6 +91,12 @@ export function formatSpec(spec: DeploySpec): string {
           : `${spec.hash.by} ${spec.hash.name}`,
       );
     }
+    if (spec.logs) {
+      add(
+        "logs",
+        `${spec.logs.maxFiles} file(s) of ${bytes(spec.logs.maxSize)}`,
+      );
+    }
   }
   if (spec.idleMs !== undefined) add("idle", formatDuration(spec.idleMs));
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -122,6 +122,12 @@ export const KEYS = {
     grammar: `"cpu=100m mem=128M" (either part)`,
     origin: "extension",
   },
+  logs: {
+    kinds: S,
+    repeatable: false,
+    grammar: `"SIZE COUNT" such as "50m 5" (files of SIZE, COUNT of them)`,
+    origin: "extension",
+  },
   idle: {
     kinds: SF,
     repeatable: false,

@@ -18,6 +18,7 @@ import {
   parseCheck,
   parseHash,
   parseIdle,
+  parseLogs,
   parseMaxCpu,
   parseMaxMem,
   parseRequest,
@@ -107,6 +108,7 @@ export function parseServiceSpec(
     sticky: one(kv.sticky, file, "sticky", parseSticky),
     hash: one(kv.hash, file, "hash", parseHash),
     idleMs: one(kv.idle, file, "idle", parseIdle),
+    logs: one(kv.logs, file, "logs", parseLogs),
   };
   for (const [k, v] of Object.entries(optional)) {
     if (v !== undefined) (spec as unknown as Record<string, unknown>)[k] = v;

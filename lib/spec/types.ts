@@ -76,6 +76,19 @@ export interface ServiceSpec {
   hash?: { by: "header" | "cookie"; name: string } | { by: "ip" };
   /** Stop/pause after this long without a request; wake on the next one. */
   idleMs?: number;
+  /**
+   * `mypaas.logs`: a bigger log than `[docker] log_max_size/log_max_files`.
+   * `line` is where it was written, for the deploy's check against
+   * `[docker] log_max_total` (config the pure parser does not see).
+   */
+  logs?: LogsSpec;
+}
+
+/** `mypaas.logs=SIZE COUNT`: rotate at `maxSize` bytes, keep `maxFiles`. */
+export interface LogsSpec {
+  maxSize: number;
+  maxFiles: number;
+  line: number;
 }
 
 /** What a Deno entry file's comments and the push flags configure. */

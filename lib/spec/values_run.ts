@@ -2,12 +2,12 @@
  * @module
  * Value parsers for how a deployment runs: `service`, `scale`,
  * `healthcheck`/`liveness`/`readiness`, `maxcpu`, `maxmem`, `autoscale`,
- * `sticky`, `hash`, `request`, `idle` and `entrypoint`. Units come from
+ * `sticky`, `hash`, `request`, `logs`, `idle` and `entrypoint`. Units come from
  * lib/units.ts: durations ms/s/m/h, sizes k/m/g/t, CPUs cores or `500m`.
  */
 import { parseCpu, parseDuration, parseSize } from "../units.ts";
 import { KEYS } from "./keys.ts";
-import type { HttpCheck, ServiceSpec } from "./types.ts";
+import type { HttpCheck, LogsSpec, ServiceSpec } from "./types.ts";
 import { type At, needs } from "./_fail.ts";
 
 /** Most replicas `scale` and `autoscale` accept. */
@@ -227,6 +227,28 @@ export function parseRequest(
     out.mem = n;
   }
   return out;
+}
+
+/** Most log files `mypaas.logs` may keep, as `[docker] log_max_files`. */
+export const MAX_LOG_FILES = 100;
+
+/**
+ * `mypaas.logs=SIZE COUNT`: json-file rotation at SIZE (at least 1k, as
+ * Docker wants), COUNT files kept (1 to 100). Whether SIZE x COUNT fits
+ * `[docker] log_max_total` is the deploy's check: config is not seen here.
+ */
+export function parseLogs(value: string, at: At): LogsSpec {
+  const fail = (why?: string) => needs(at, KEYS.logs.grammar, value, why);
+  const parts = value.split(/\s+/);
+  if (parts.length !== 2) throw fail();
+  const maxSize = parseSize(parts[0]!);
+  if (maxSize === undefined) throw fail("SIZE is like 512k, 50m, 1g");
+  if (maxSize < 1024) throw fail("SIZE must be at least 1k");
+  const maxFiles = /^\d{1,3}$/.test(parts[1]!) ? Number(parts[1]) : NaN;
+  if (!(maxFiles >= 1 && maxFiles <= MAX_LOG_FILES)) {
+    throw fail(`COUNT runs from 1 to ${MAX_LOG_FILES}`);
+  }
+  return { maxSize, maxFiles, line: at.line };
 }
 
 /** `mypaas.idle`: a duration above zero. */
