@@ -3,6 +3,7 @@ import { createApiApp } from "../lib/api/app.ts";
 import { MemoryAudit } from "../lib/audit.ts";
 import { resolveConfig } from "../lib/config/mod.ts";
 import type {
+  CheckedDeploy,
   DeploymentStatus,
   DeployOptions,
   DeployResult,
@@ -23,20 +24,15 @@ export class FakePlatform implements Platform {
   services: DeploymentStatus[] = [];
   logLines = ["line 1", "line 2"];
   progressLines = ["Step 1/2 : FROM busybox"];
-  /** Thrown by check(): a refusal known before the stream. */
-  refusal: Error | null = null;
+  /** Thrown by `check` (a refusal known before the stream) when set. */
+  checkError: Error | null = null;
 
-  async check(dir: string, opts: DeployOptions) {
-    this.checks.push({ dir, opts });
-    if (this.refusal) throw this.refusal;
-    await Promise.resolve();
-    return {
-      service: "web",
-      kind: "service" as const,
+  check(dir: string, opts: DeployOptions): Promise<CheckedDeploy> {
+    if (this.checkError) return Promise.reject(this.checkError);
+    return Promise.resolve({
       run: (progress: (l: string) => void) => this.deploy(dir, opts, progress),
-    };
+    });
   }
-  checks: { dir: string; opts: DeployOptions }[] = [];
 
   async deploy(
     dir: string,

@@ -4,6 +4,7 @@
  * signatures, base64.encodebytes + urllib quote, a zip of the directory)
  * pushes an existing MyPaas key to our API over TLS.
  */
+import { InputError } from "../lib/errors.ts";
 import { PrivateKey } from "../lib/keys/mod.ts";
 import { makeApi, makeTestCa, serveTls } from "./_api_helpers.ts";
 import { assert, assertEquals, assertStringIncludes } from "./_push_assert.ts";
@@ -50,6 +51,28 @@ Deno.test("a MyPaas (Python) client pushes with its RSA key and reads the progre
       "www/index.html",
     ]);
     assertEquals(api.audit.events.at(-1)?.actor, fixture.fingerprint);
+
+    // A refusal known before the stream (here a spec error from check) is
+    // its 4xx status, so this client, which only reads the status, exits 1.
+    api.platform.checkError = new InputError(
+      "Dockerfile:2: mypaas.scale bad value",
+      { status: 400 },
+    );
+    const refused = await new Deno.Command("python3", {
+      args: [
+        `${FIXTURES}/mypaas_push.py`,
+        `https://localhost:${server.addr.port}`,
+        `${dir}/ca.pem`,
+        `${dir}/key.txt`,
+        `${dir}/app`,
+      ],
+      stdin: "null",
+    }).output();
+    const refusedText = new TextDecoder().decode(refused.stdout);
+    assertEquals(refused.code, 1, refusedText);
+    assertStringIncludes(refusedText, "STATUS 400");
+    assertStringIncludes(refusedText, "Dockerfile:2: mypaas.scale bad value");
+    assertEquals(api.platform.deploys.length, 1);
   } finally {
     clearInterval(tick);
     await server.shutdown();

@@ -257,24 +257,6 @@ Deno.test("a failed deploy streams a failed marker; bad input a refused one", as
   assertStringIncludes(text, "mypaas: deploy failed: internal error");
 });
 
-Deno.test("a refusal the check finds answers its 4xx before any stream, audited, nothing run", async () => {
-  await using api = await makeApi([key]);
-  api.platform.refusal = new InputError(
-    'Dockerfile:2: URL "https://x.test/" is already served by "other"',
-    { status: 409 },
-  );
-  const res = await post(api);
-  assertEquals(res.status, 409);
-  assertStringIncludes(await res.text(), "Dockerfile:2: URL");
-  assertEquals(api.platform.deploys.length, 0);
-  assertEquals(api.platform.checks[0]!.opts.displayDir, ".");
-  assertEquals(api.audit.events.at(-1)?.result, "refused");
-  // the upload's temp dir is gone
-  const left = [];
-  for await (const e of Deno.readDir(`${api.dataDir}/tmp`)) left.push(e.name);
-  assertEquals(left, []);
-});
-
 Deno.test("authorized_keys edits apply without a restart", async () => {
   await using api = await makeApi([]);
   await refusedUpload(api, APP, 403, "unknown key");
@@ -285,6 +267,28 @@ Deno.test("authorized_keys edits apply without a restart", async () => {
   const res = await post(api);
   assertEquals(res.status, 200);
   await res.body?.cancel();
+});
+
+Deno.test("a refusal from the platform's check is its 4xx before any progress; another check failure ends the stream as failed", async () => {
+  await using api = await makeApi([key]);
+  api.platform.checkError = new InputError(
+    'Dockerfile: URL "https://a.test/" is already served by "b"',
+    { status: 409 },
+  );
+  let res = await post(api);
+  assertEquals(res.status, 409);
+  assertStringIncludes(await res.text(), "already served");
+  assertEquals(api.platform.deploys.length, 0);
+  assertEquals(api.audit.events.at(-1)?.result, "refused");
+  const tmp = [];
+  for await (const e of Deno.readDir(`${api.dataDir}/tmp`)) tmp.push(e.name);
+  assertEquals(tmp, [], "the upload is removed");
+  api.platform.checkError = new Error("cannot use Docker: /root/secret.sock");
+  res = await post(api);
+  assertEquals(res.status, 200);
+  const text = await res.text();
+  assert(!text.includes("/root/secret.sock"), text);
+  assertStringIncludes(text, "mypaas: deploy failed: internal error");
 });
 
 Deno.test("two authorized keys with one fingerprint both push: each is tried", async () => {

@@ -62,7 +62,7 @@ Deno.test("check refuses publish of the daemon's ports or another service's, bef
     spec = makeSpec("other", { publish: [pub(5353, "udp")] });
     err = await refused(platform.check(dir, {}));
     assertEquals(err.status, 409);
-    assert(err.message.includes('already published by "dns"'), err.message);
+    assert(err.message.includes('which service "dns" publishes'), err.message);
     spec = makeSpec("other", { publish: [pub(5353, "tcp")] });
     await platform.check(dir, {});
     spec = makeSpec("dns", { publish: [pub(5353, "udp")] });

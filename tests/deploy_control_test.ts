@@ -16,14 +16,6 @@ import { assert, assertEquals, assertRejects } from "./_docker_contract.ts";
 /** A Platform that records calls and answers from a script. */
 class ScriptedPlatform implements Platform {
   calls: string[] = [];
-  check(dir: string, opts: DeployOptions) {
-    return Promise.resolve({
-      service: "web",
-      kind: "service" as const,
-      run: (progress: (line: string) => void) =>
-        this.deploy(dir, opts, progress),
-    });
-  }
   deploy(
     dir: string,
     _opts: DeployOptions,

@@ -23,15 +23,6 @@ async function setup(spec: DeploySpec = makeSpec("web")) {
   };
   const functions: FunctionSide = {
     has: (name) => name === "fn",
-    check: (dir) =>
-      Promise.resolve({
-        service: "fn",
-        kind: "function",
-        run: () => {
-          calls.push(`deploy ${dir}`);
-          return Promise.resolve(fnResult);
-        },
-      }),
     deploy: (dir) => {
       calls.push(`deploy ${dir}`);
       return Promise.resolve(fnResult);

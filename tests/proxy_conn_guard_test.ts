@@ -85,7 +85,6 @@ Deno.test("parseSs reads ss -tinHO lines, IPv4, IPv6 and mapped", () => {
   });
   assert.equal(conns[1]!.key, "8443/::1:50000");
   assert.equal(conns[1]!.peer, "[::1]:50000");
-  // ss leaves lastsnd out when it is 0 (a send just now): not "idle forever"
   assert.equal(conns[1]!.lastSendMs, 0, "ss omits lastsnd:0");
   assert.equal(conns[2]!.key, "8080/10.0.0.2:4000");
 });

@@ -168,15 +168,13 @@ export async function readStream(
       else onLine(line);
     }
   } catch (err) {
-    // a cut stream says nothing about the outcome: the deploy goes on
-    if (result.status === "missing") {
-      result = {
-        status: "missing",
-        detail: `the stream was cut (${
-          (err as Error).message
-        }); check with \`mypaas status\``,
-      };
-    }
+    // The connection was cut: the operation may still finish on the server.
+    return {
+      status: "missing",
+      detail: `the connection was cut before the end (${
+        (err as Error).message
+      }); the operation may still finish: check with "mypaas status"`,
+    };
   }
   return result;
 }

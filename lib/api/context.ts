@@ -20,18 +20,18 @@ import type { Authenticator, Caller } from "./auth.ts";
 
 /** The function side these routes deploy through. */
 export interface FunctionUploads {
-  /** Reads and checks the file's spec: refusals before the stream. */
-  checkSingleFile(
-    name: string,
-    source: string,
-    opts: DeployOptions,
-  ): Promise<CheckedDeploy>;
   deploySingleFile(
     name: string,
     source: string,
     opts: DeployOptions,
     progress: (line: string) => void,
   ): Promise<DeployResult>;
+  /** Checks before the stream; without it refusals arrive in the stream. */
+  checkSingleFile?(
+    name: string,
+    source: string,
+    opts: DeployOptions,
+  ): Promise<CheckedDeploy>;
   remove(name: string, actor?: string): Promise<void>;
 }
 

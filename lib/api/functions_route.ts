@@ -7,14 +7,11 @@
  * (signed like the other operations).
  */
 import type { Hono } from "hono";
-import { InputError } from "../errors.ts";
+import type { CheckedDeploy } from "../daemon/platform.ts";
+import { InputError, isInputError } from "../errors.ts";
 import type { ApiContext } from "./context.ts";
 import { auditedRun } from "./audited_run.ts";
-import {
-  heartbeatFor,
-  markerLine,
-  progressResponse,
-} from "./progress_stream.ts";
+import { markerLine, progressResponse } from "./progress_stream.ts";
 import { readCapped } from "./push_route.ts";
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -55,20 +52,31 @@ export function registerFunctions(app: Hono, ctx: ApiContext): void {
     if (!source.trim()) throw new InputError("the function source is empty");
     const actor = caller.fingerprint;
     const audit = ctx.audit(c);
-    // spec errors and the admin domain: refused with their 4xx, no stream
-    const checked = await functions.checkSingleFile(name, source, {
-      entrypoint: entry,
-      actor,
-    }).catch(async (err) => {
-      await audit.record({
-        action: "deploy",
-        actor,
-        service: name,
-        result: "refused",
-        error: (err as Error).message,
-      }).catch((e) => ctx.log.error(`audit: ${e}`));
-      throw err;
-    });
+    const opts = { entrypoint: entry, actor };
+    // Refusals known before the stream (spec, admin domain, URL claims) are
+    // answered with their 4xx; other failures end the stream as failed.
+    let checked: CheckedDeploy = {
+      run: (progress) =>
+        functions.deploySingleFile(name, source, opts, progress),
+    };
+    if (functions.checkSingleFile) {
+      try {
+        checked = await functions.checkSingleFile(name, source, opts);
+      } catch (err) {
+        if (!isInputError(err)) {
+          checked = { run: () => Promise.reject(err) };
+        } else {
+          await audit.record({
+            action: "deploy",
+            actor,
+            service: name,
+            result: "refused",
+            error: (err as Error).message,
+          }).catch((e) => ctx.log.error(`audit: ${e}`));
+          throw err;
+        }
+      }
+    }
     return progressResponse(
       "deploy",
       (progress) =>
@@ -79,7 +87,7 @@ export function registerFunctions(app: Hono, ctx: ApiContext): void {
         ),
       (err) =>
         ctx.log.error(`function ${name}: ${(err as Error).stack ?? err}`),
-      { heartbeatMs: heartbeatFor(ctx.deps.config.proxy.keepaliveTimeout) },
+      { heartbeatMs: ctx.deps.config.proxy.keepaliveTimeout / 3 },
     );
   });
 

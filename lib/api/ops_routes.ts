@@ -10,11 +10,7 @@ import type { DeploymentStatus } from "../daemon/platform.ts";
 import { InputError } from "../errors.ts";
 import { type ApiContext, serviceParam } from "./context.ts";
 import { auditedRun } from "./audited_run.ts";
-import {
-  heartbeatFor,
-  markerLine,
-  progressResponse,
-} from "./progress_stream.ts";
+import { markerLine, progressResponse } from "./progress_stream.ts";
 
 /** Adds the operation routes. */
 export function registerOps(app: Hono, ctx: ApiContext): void {
@@ -102,7 +98,7 @@ export function registerOps(app: Hono, ctx: ApiContext): void {
       },
       (err) => log.error(`rollback of ${service}: ${err}`),
       {
-        heartbeatMs: heartbeatFor(deps.config.proxy.keepaliveTimeout),
+        heartbeatMs: deps.config.proxy.keepaliveTimeout / 3,
       },
     );
   });

@@ -9,40 +9,22 @@
  *
  * A MyPaas client just prints every line, so it stays readable there too.
  *
- * While the operation says nothing (a silent build step), a heartbeat line
- * (`mypaas: working (Ns)`) goes out every `heartbeatMs`, so that neither the
- * daemon's connection guard (`[proxy] keepalive_timeout`, which closes a
- * connection nothing was sent on for that long) nor a middlebox cuts the
- * stream. Our client skips these lines; a MyPaas client prints them.
+ * While the operation is silent longer than the heartbeat interval (a third
+ * of `[proxy] keepalive_timeout`, so the connection guard never sees the
+ * connection idle), a heartbeat line `mypaas: working (Ns)` is sent; our
+ * client does not print it, a MyPaas client prints it as progress.
  */
-import { type Clock, realClock } from "../clock.ts";
 import { isInputError } from "../errors.ts";
 
 /** The prefix of the final line. */
 export const MARKER = "mypaas: ";
 
-/** The start of a heartbeat line; clients skip lines that start so. */
+/** How a heartbeat line starts (it never parses as a marker). */
 export const HEARTBEAT = `${MARKER}working`;
 
 /** True for a heartbeat line. */
 export function isHeartbeat(line: string): boolean {
   return line.startsWith(HEARTBEAT);
-}
-
-/**
- * The heartbeat interval for a connection guard's keep-alive timeout: a
- * third of it (so two heartbeats fit in before the guard looks), at most
- * 20 s (middleboxes), at least 50 ms.
- */
-export function heartbeatFor(keepaliveTimeoutMs: number): number {
-  return Math.max(50, Math.min(20_000, Math.floor(keepaliveTimeoutMs / 3)));
-}
-
-/** Options of a progress stream. */
-export interface ProgressStreamOptions {
-  /** Send a heartbeat after this long without a line (default 20 s). */
-  heartbeatMs?: number;
-  clock?: Clock;
 }
 
 /** The outcome an operation reports on its final line. */
@@ -88,36 +70,39 @@ export function progressResponse(
   op: string,
   run: (progress: (line: string) => void) => Promise<Outcome>,
   onError: (err: unknown) => void,
-  opts: ProgressStreamOptions = {},
+  opts: { heartbeatMs?: number } = {},
 ): Response {
   const enc = new TextEncoder();
-  const clock = opts.clock ?? realClock;
-  const every = opts.heartbeatMs ?? 20_000;
-  const started = clock.now();
   let closed = false;
-  let timer: unknown;
   let ctl!: ReadableStreamDefaultController<Uint8Array>;
-  const arm = () => {
-    clock.clearTimeout(timer);
-    if (closed) return;
-    timer = clock.setTimeout(() => {
-      const s = Math.round((clock.now() - started) / 1000);
-      send(`${HEARTBEAT} (${s}s)\n`);
-    }, every);
-  };
+  const started = Date.now();
+  let lastSent = started;
+  let beat: ReturnType<typeof setInterval> | undefined;
   const send = (text: string) => {
     if (closed) return;
     try {
       ctl.enqueue(enc.encode(text));
+      lastSent = Date.now();
     } catch {
       closed = true; // the client went away; the operation goes on
     }
-    arm();
   };
+  const every = opts.heartbeatMs;
+  if (every !== undefined && every > 0) {
+    // ticks at a fraction of the interval; beats only after `every` of silence
+    const tick = Math.max(10, Math.floor(every / 4));
+    beat = setInterval(() => {
+      if (closed) return clearInterval(beat);
+      if (Date.now() - lastSent >= every) {
+        send(
+          `${HEARTBEAT} (${Math.round((Date.now() - started) / 1000)}s)\n`,
+        );
+      }
+    }, tick);
+  }
   const body = new ReadableStream<Uint8Array>({
     start(c) {
       ctl = c;
-      arm();
       const progress = (line: string) => {
         for (const l of line.split("\n")) if (l.trim()) send(l + "\n");
       };
@@ -136,7 +121,7 @@ export function progressResponse(
           }
         },
       ).finally(() => {
-        clock.clearTimeout(timer);
+        clearInterval(beat);
         if (!closed) {
           closed = true;
           try {
@@ -147,7 +132,7 @@ export function progressResponse(
     },
     cancel() {
       closed = true;
-      clock.clearTimeout(timer);
+      clearInterval(beat);
     },
   });
   return new Response(body, {

@@ -2,18 +2,20 @@
  * @module
  * `POST /daemon/push`: authenticate (token, sig1) before reading the body,
  * read at most `server.max_upload` bytes, check sig2 over them, unpack into
- * a fresh directory under `<data_dir>/tmp`, then deploy while streaming the
- * progress. Every refusal known before the build (signature, size, archive,
- * spec, URL / publish / volume conflicts, the admin domain: `Platform.check`)
- * is answered with its 4xx status before the stream starts; spec errors name
- * files as in the upload (`Dockerfile:2: ...`), not the server's temp path.
+ * a fresh directory under `<data_dir>/tmp`, check the spec against the
+ * running state (`Platform.check`), then deploy while streaming the
+ * progress. Every refusal known before the build (auth, size, archive, spec,
+ * URL / publish / volume conflicts) is answered with its 4xx status, so a
+ * client that only looks at the status (MyPaas's) sees it too; spec errors
+ * name the file inside the upload (`Dockerfile:2: ...`).
  */
 import type { Hono } from "hono";
 import { extractArchive } from "../archive/mod.ts";
-import { InputError } from "../errors.ts";
+import { InputError, isInputError } from "../errors.ts";
 import type { ApiContext } from "./context.ts";
+import { checkDeploy } from "../daemon/platform.ts";
 import { auditedRun } from "./audited_run.ts";
-import { heartbeatFor, progressResponse } from "./progress_stream.ts";
+import { progressResponse } from "./progress_stream.ts";
 import { takePushOptions, toDeployOptions } from "./push_options.ts";
 
 /** Adds the push route. */
@@ -47,7 +49,7 @@ export function registerPush(app: Hono, ctx: ApiContext): void {
     await Deno.mkdir(tmp, { recursive: true, mode: 0o700 });
     const work = await Deno.makeTempDir({ dir: tmp, prefix: "push_" });
     let unpacked;
-    let opts;
+    let checked;
     // The upload lands in work/<client's directory name>: a function
     // without mypaas.service is named after its directory.
     let dir = `${work}/upload`;
@@ -57,22 +59,18 @@ export function registerPush(app: Hono, ctx: ApiContext): void {
         maxBytes: maxUnpacked,
         maxFiles: maxUploadFiles,
       });
-      opts = await takePushOptions(dir);
+      const opts = await takePushOptions(dir);
       const named = `${work}/${opts.name ?? "app"}`;
       await Deno.rename(dir, named);
       dir = named;
-    } catch (err) {
-      await Deno.remove(work, { recursive: true }).catch(() => {});
-      return await refuseAs(err);
-    }
-    // Refusals known before the build (spec, URL, publish, volume, admin
-    // domain) answer their 4xx status, not a 200 with a refused line: a
-    // MyPaas client only looks at the status.
-    let checked;
-    try {
-      checked = await deps.platform.check(dir, {
+      // A refusal (InputError) is answered with its status; any other
+      // failure (Docker down) ends the stream as a failed deploy, as before.
+      checked = await checkDeploy(deps.platform, dir, {
         ...toDeployOptions(opts, actor),
         displayDir: ".",
+      }).catch((err) => {
+        if (isInputError(err)) throw err;
+        return { run: () => Promise.reject(err) };
       });
     } catch (err) {
       await Deno.remove(work, { recursive: true }).catch(() => {});
@@ -92,7 +90,7 @@ export function registerPush(app: Hono, ctx: ApiContext): void {
         try {
           return await auditedRun(
             audit,
-            { action: "deploy", actor, service: checked.service },
+            { action: "deploy", actor },
             () => checked.run(progress),
           );
         } finally {
@@ -100,7 +98,8 @@ export function registerPush(app: Hono, ctx: ApiContext): void {
         }
       },
       (err) => log.error(`deploy by ${actor}: ${(err as Error).stack ?? err}`),
-      { heartbeatMs: heartbeatFor(deps.config.proxy.keepaliveTimeout) },
+      // a silent build step must not look idle to the connection guard
+      { heartbeatMs: deps.config.proxy.keepaliveTimeout / 3 },
     );
   });
 }

@@ -6,7 +6,7 @@
  * (whose routes audit by themselves, with the key fingerprint).
  */
 import type { AuditSink } from "../audit.ts";
-import type { DeployResult, Platform } from "./platform.ts";
+import { checkDeploy, type DeployResult, type Platform } from "./platform.ts";
 
 /** Wraps `platform`; `actor` is used when a call names none. */
 export function auditedPlatform(
@@ -62,22 +62,23 @@ export function auditedPlatform(
   return {
     check: async (dir, opts) => {
       const who = opts.actor ?? actor;
+      // A refused check is recorded like a failed deploy; the deploy it
+      // returns is recorded when it ends.
       let checked;
       try {
-        checked = await platform.check(dir, opts);
+        checked = await checkDeploy(platform, dir, opts);
       } catch (err) {
         await audit.record({
           action: "deploy",
           actor: who,
-          result: "refused",
+          result: "failed",
           error: (err as Error).message,
         });
         throw err;
       }
       return {
-        ...checked,
         run: (progress) =>
-          recorded("deploy", who, checked.service, () => checked.run(progress)),
+          recorded("deploy", who, undefined, () => checked.run(progress)),
       };
     },
     deploy: (dir, opts, progress) =>

@@ -27,13 +27,15 @@ import {
 } from "../deploy/mod.ts";
 import { InputError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type {
-  CheckedDeploy,
-  DeploymentStatus,
-  DeployOptions,
-  DeployResult,
-  Platform,
-  ReadSpec,
+import type { ServiceSpec } from "../spec/types.ts";
+import {
+  checkDeploy,
+  type CheckedDeploy,
+  type DeploymentStatus,
+  type DeployOptions,
+  type DeployResult,
+  type Platform,
+  type ReadSpec,
 } from "./platform.ts";
 
 /** The function side, as far as the dispatch needs it. */
@@ -142,10 +144,23 @@ export class ContainerPlatform implements Platform {
     return this.#ready;
   }
 
-  /** Reads and checks `dir`'s spec on its side; nothing is built yet. */
+  async deploy(
+    dir: string,
+    opts: DeployOptions,
+    progress: (line: string) => void,
+  ): Promise<DeployResult> {
+    return await (await this.check(dir, opts)).run(progress);
+  }
+
+  /**
+   * Dispatches to the function side or checks the service's spec against
+   * the running state (URLs, the admin domain, published ports, volumes).
+   */
   async check(dir: string, opts: DeployOptions): Promise<CheckedDeploy> {
     const fn = this.options.functions;
-    if (fn && !(await hasDockerfile(dir))) return await fn.check(dir, opts);
+    if (fn && !(await hasDockerfile(dir))) {
+      return await checkDeploy(fn, dir, opts);
+    }
     const spec = await this.options.readSpec(dir, opts);
     if (spec.kind === "function") {
       if (!fn) {
@@ -155,7 +170,7 @@ export class ContainerPlatform implements Platform {
           } is a function deployment, and this daemon runs no functions`,
         );
       }
-      return await fn.check(dir, opts);
+      return await checkDeploy(fn, dir, opts);
     }
     if (fn?.has(spec.service)) {
       throw new InputError(
@@ -163,27 +178,19 @@ export class ContainerPlatform implements Platform {
         { status: 409 },
       );
     }
-    // only the publish check asks Docker (other services' ports): an engine
-    // that is down fails the deploy in the stream, not as a refusal
-    if (spec.publish.length) await this.#docker();
-    await this.deployer.check(spec);
+    await this.#docker();
+    await this.deployer.check(spec as ServiceSpec);
     return {
-      service: spec.service,
-      kind: "service",
+      spec,
       run: async (progress) => {
-        await this.#docker();
-        const r = await this.deployer.deploy(spec, dir, progress);
+        const r = await this.deployer.deploy(
+          spec as ServiceSpec,
+          dir,
+          progress,
+        );
         return { ...r, kind: "service" };
       },
     };
-  }
-
-  async deploy(
-    dir: string,
-    opts: DeployOptions,
-    progress: (line: string) => void,
-  ): Promise<DeployResult> {
-    return await (await this.check(dir, opts)).run(progress);
   }
 
   async list(): Promise<DeploymentStatus[]> {

@@ -39,6 +39,7 @@ import type {
   DeployResult,
   Platform,
 } from "./platform.ts";
+import { checkAdminDomain } from "../deploy/reserved.ts";
 
 /** Reads a function directory's spec (lib/spec's readSpec fits). */
 export type ReadFunctionSpec = (
@@ -50,7 +51,7 @@ export type ReadFunctionSpec = (
 export interface FunctionsOptions {
   log: Logger;
   /** The proxy router; without one, `handleByHost` is the way in. */
-  routes?: FunctionRoutes;
+  routes?: CheckedRoutes;
   /** `deno` binary; found next to / on PATH when omitted. */
   denoPath?: string;
   /** PATH to search for `deno` (the composition root passes the env's). */
@@ -70,6 +71,11 @@ export async function isFunctionDir(dir: string): Promise<boolean> {
     return true;
   }
 }
+
+/** The routes, and (the proxy's Router has it) a claim check before bundling. */
+export type CheckedRoutes = FunctionRoutes & {
+  checkUrls?(name: string, urls: FunctionSpec["urls"]): void;
+};
 
 const noRoutes: FunctionRoutes = { setHandler() {}, removeHandler() {} };
 
@@ -94,7 +100,7 @@ export class FunctionsPlatform implements Platform {
   }
 
   /** Routes function URLs through the proxy's router; call before start(). */
-  attachRoutes(routes: FunctionRoutes): void {
+  attachRoutes(routes: CheckedRoutes): void {
     if (this.#deployments) {
       throw new Error("attachRoutes() must come before start()");
     }
@@ -210,24 +216,6 @@ export class FunctionsPlatform implements Platform {
     return this.#deployments?.handleByHost(req, info) ?? null;
   }
 
-  /**
-   * Reads `dir`'s spec (spec errors, the admin domain) and checks its URLs
-   * against the other deployments': refusals before the stream. `run` checks
-   * again (a race, or a name that is a container service's).
-   */
-  async check(
-    dir: string,
-    opts: DeployOptions & { name?: string },
-  ): Promise<CheckedDeploy> {
-    const spec = await (this.options.readSpec ?? this.#readSpec)(dir, opts);
-    this.options.routes?.checkUrls?.(spec.service, spec.urls);
-    return {
-      service: spec.service,
-      kind: "function",
-      run: (progress) => this.#deploy(spec, dir, opts, progress),
-    };
-  }
-
   async deploy(
     dir: string,
     opts: DeployOptions & { name?: string },
@@ -236,37 +224,52 @@ export class FunctionsPlatform implements Platform {
     return await (await this.check(dir, opts)).run(progress);
   }
 
-  async #deploy(
-    spec: FunctionSpec,
+  /**
+   * Reads the function's spec and refuses a URL on the admin domain or one
+   * another deployment's route holds (409); the claims are checked again
+   * when it deploys.
+   */
+  async check(
     dir: string,
-    opts: DeployOptions,
-    progress: (line: string) => void,
-  ): Promise<DeployResult> {
-    try {
-      const r = await this.deployments.deploy(
-        spec,
-        dir,
-        opts.actor ? { actor: opts.actor } : {},
-        progress,
-      );
-      return {
-        ok: true,
-        service: r.name,
-        kind: "function",
-        release: r.release,
-      };
-    } catch (err) {
-      if (isInputError(err) && (err as InputError).status !== 422) throw err;
-      const error = (err as Error).message;
-      progress(`deploy of ${spec.service} failed: ${error}`);
-      return {
-        ok: false,
-        service: spec.service,
-        kind: "function",
-        release: this.deployments.get(spec.service)?.release ?? null,
-        error,
-      };
-    }
+    opts: DeployOptions & { name?: string },
+  ): Promise<CheckedDeploy> {
+    const spec = await (this.options.readSpec ?? this.#readSpec)(dir, opts);
+    const file = spec.entrypoint;
+    checkAdminDomain(file, spec.urls, this.config);
+    this.options.routes?.checkUrls?.(spec.service, spec.urls);
+    return {
+      spec,
+      run: async (progress) => {
+        checkAdminDomain(file, spec.urls, this.config);
+        try {
+          const r = await this.deployments.deploy(
+            spec,
+            dir,
+            opts.actor ? { actor: opts.actor } : {},
+            progress,
+          );
+          return {
+            ok: true,
+            service: r.name,
+            kind: "function",
+            release: r.release,
+          };
+        } catch (err) {
+          if (isInputError(err) && (err as InputError).status !== 422) {
+            throw err;
+          }
+          const error = (err as Error).message;
+          progress(`deploy of ${spec.service} failed: ${error}`);
+          return {
+            ok: false,
+            service: spec.service,
+            kind: "function",
+            release: this.deployments.get(spec.service)?.release ?? null,
+            error,
+          };
+        }
+      },
+    };
   }
 
   #readSpec: ReadFunctionSpec = async (dir, opts) => {
@@ -297,11 +300,7 @@ export class FunctionsPlatform implements Platform {
     );
   }
 
-  /**
-   * Checks one file as function NAME (name, spec, admin domain) before any
-   * stream; `run` deploys it. The file's temp directory is gone after `run`,
-   * or at once when the check refuses.
-   */
+  /** `check` for one source file (the body of `POST /daemon/functions/NAME`). */
   async checkSingleFile(
     name: string,
     source: string,
@@ -325,7 +324,7 @@ export class FunctionsPlatform implements Platform {
         name,
       });
       return {
-        ...checked,
+        spec: checked.spec!,
         run: async (progress) => {
           try {
             return await checked.run(progress);

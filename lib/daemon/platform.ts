@@ -20,21 +20,18 @@ export interface DeployOptions {
   /** Who asked (key fingerprint, or "local"), for the audit log. */
   actor?: string;
   /**
-   * How spec errors name the directory: "." names files as in the upload
-   * (`Dockerfile:2: ...`), never the server's temp path. Default: `dir`.
+   * How spec errors show the directory (default: its path). The push API
+   * passes "." so a refusal says `Dockerfile:2: ...`, not the server's
+   * temporary upload path.
    */
   displayDir?: string;
 }
 
-/**
- * A deploy whose refusals known up front (spec errors, URL, publish and
- * volume conflicts, the admin domain) were checked: `check` throws them as
- * InputErrors before anything streams or builds, `run` carries it out (and
- * checks again under the service's lock, where a race may still refuse).
- */
+/** A deploy whose refusals known before building have been checked. */
 export interface CheckedDeploy {
-  service: string;
-  kind: DeploySpec["kind"];
+  /** The spec it deploys (absent from a Platform without `check`). */
+  spec?: DeploySpec;
+  /** Builds and rolls out (the checks run again under the service lock). */
   run(progress: (line: string) => void): Promise<DeployResult>;
 }
 
@@ -78,11 +75,28 @@ export interface DeploymentStatus {
   pool?: { evictions: number; queued: number; rejected: number };
 }
 
+/** `platform.check`, or a CheckedDeploy that only deploys when it has none. */
+export async function checkDeploy(
+  platform: Platform,
+  dir: string,
+  opts: DeployOptions,
+): Promise<CheckedDeploy> {
+  if (platform.check) return await platform.check(dir, opts);
+  return {
+    run: (progress) => platform.deploy(dir, opts, progress),
+  };
+}
+
 /** The operations both front doors offer. Progress lines stream to `progress`. */
 export interface Platform {
-  /** Reads and checks the directory's spec; throws InputError on a refusal. */
-  check(dir: string, opts: DeployOptions): Promise<CheckedDeploy>;
-  /** Deploys the directory (already unpacked on this host): check, then run. */
+  /**
+   * Reads the directory's spec and refuses (throws `InputError`, with its
+   * HTTP status) what is known before building: a bad spec, URL, publish
+   * or volume conflicts. Picks the side (service or function). Without it
+   * the push API deploys directly and refusals arrive in the stream.
+   */
+  check?(dir: string, opts: DeployOptions): Promise<CheckedDeploy>;
+  /** Deploys the directory (already unpacked on this host). */
   deploy(
     dir: string,
     opts: DeployOptions,

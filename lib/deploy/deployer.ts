@@ -16,6 +16,7 @@ import {
   describeLog,
   logLimits,
 } from "./container_config.ts";
+import { checkAdminDomain, checkPublishedPorts } from "./reserved.ts";
 import {
   addTraffic,
   type DeployContext,
@@ -83,59 +84,6 @@ export class Deployer {
     return recoverAll(this.ctx, this.markers);
   }
 
-  /**
-   * The refusals known before a build (InputError, 4xx): a URL another
-   * service or function serves, `publish` with a scale that cannot hold it
-   * or of a port the daemon listens on or another service publishes, and a
-   * bind volume outside `volume_root`, a `mypaas.logs` above the host's cap.
-   * `deploy` runs it again under the lock.
-   */
-  async check(spec: ServiceSpec): Promise<void> {
-    const { ctx } = this;
-    ctx.traffic.checkUrls(spec.service, spec.urls);
-    checkPublish(spec);
-    await this.#checkPorts(spec);
-    await checkVolumes(spec, ctx.config);
-    logLimits(spec, ctx.config); // refuses a mypaas.logs above the host's cap
-  }
-
-  /** `publish` of the daemon's own ports or another service's is refused. */
-  async #checkPorts(spec: ServiceSpec): Promise<void> {
-    if (!spec.publish.length) return;
-    const { server } = this.ctx.config;
-    const own = new Map<number, string>();
-    if (server.httpPort > 0) own.set(server.httpPort, "http_port");
-    if (server.httpsPort > 0) own.set(server.httpsPort, "https_port");
-    const taken = new Map<string, string>();
-    for (const r of await serviceReplicas(this.ctx)) {
-      const other = r.labels[LABEL.service] ?? "";
-      if (other === spec.service) continue;
-      for (const p of specFromLabels(r.labels)?.publish ?? []) {
-        taken.set(`${p.hostPort}/${p.protocol}`, other);
-      }
-    }
-    for (const p of spec.publish) {
-      const where =
-        `${spec.file}: mypaas.publish "${p.hostPort}:${p.containerPort}${
-          p.protocol === "udp" ? "/udp" : ""
-        }"`;
-      const key = own.get(p.hostPort);
-      if (key && p.protocol === "tcp") {
-        throw new InputError(
-          `${where}: port ${p.hostPort} is the daemon's own ([server] ${key}): publish another host port`,
-          { status: 409 },
-        );
-      }
-      const other = taken.get(`${p.hostPort}/${p.protocol}`);
-      if (other) {
-        throw new InputError(
-          `${where}: host port ${p.hostPort}/${p.protocol} is already published by "${other}": remove it there first or publish another port`,
-          { status: 409 },
-        );
-      }
-    }
-  }
-
   /** Builds `dir` and rolls `spec` out as a new release. */
   deploy(
     spec: ServiceSpec,
@@ -148,6 +96,37 @@ export class Deployer {
       () =>
         progress(`queued: another operation on ${spec.service} is in progress`),
     );
+  }
+
+  /**
+   * The refusals known before building: URL claims (other services,
+   * functions, the admin domain), `publish` (strategy, the daemon's own
+   * ports, another service's ports) and volumes. Throws `InputError`s. The
+   * push API runs it before answering; `deploy` runs it again under the
+   * service lock, as another deploy may have claimed something since.
+   */
+  async check(spec: ServiceSpec): Promise<void> {
+    const { ctx } = this;
+    checkAdminDomain(spec.file, spec.urls, ctx.config);
+    ctx.traffic.checkUrls(spec.service, spec.urls);
+    checkPublish(spec);
+    if (spec.publish.length) {
+      const others = new Map<string, ServiceSpec["publish"]>();
+      for (const r of await serviceReplicas(ctx)) {
+        const s = specFromLabels(r.labels);
+        if (!s || s.service === spec.service) continue;
+        others.set(s.service, [...(others.get(s.service) ?? []), ...s.publish]);
+      }
+      checkPublishedPorts(
+        spec.file,
+        spec.service,
+        spec.publish,
+        ctx.config,
+        others,
+      );
+    }
+    await checkVolumes(spec, ctx.config);
+    logLimits(spec, ctx.config); // refuses a mypaas.logs above the host's cap
   }
 
   async #phased<T>(service: string, fn: () => Promise<T>): Promise<T> {

@@ -12,6 +12,7 @@ export {
   describeLog,
   logLimits,
 } from "./container_config.ts";
+export { checkAdminDomain, checkPublishedPorts } from "./reserved.ts";
 export { latestBases, readIgnoreList, ReleaseBuildError } from "./build.ts";
 export { containerName, imageRef, LABEL } from "./labels.ts";
 export { LivenessMonitor } from "./liveness.ts";

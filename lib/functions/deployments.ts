@@ -56,8 +56,6 @@ export type FunctionHandler = (
 export interface FunctionRoutes {
   setHandler(name: string, urls: SpecUrl[], handler: FunctionHandler): void;
   removeHandler(name: string): void;
-  /** Throws a 409 InputError when another deployment serves one of `urls`. */
-  checkUrls?(name: string, urls: SpecUrl[]): void;
 }
 
 /** Dependencies of the function side. */

@@ -44,7 +44,7 @@ export interface SsConn {
   peer: string;
   /** Peer normalised like the guard's keys (`1.2.3.4:5`, `::1:5`). */
   key: string;
-  /** Milliseconds since data was last sent to the peer (0 when ss omits it). */
+  /** Milliseconds since data was last sent to the peer. */
   lastSendMs: number;
 }
 
@@ -92,8 +92,8 @@ export function parseSs(text: string): SsConn[] {
     if (f.length < 4 || !/^\d+$/.test(f[0]!)) continue;
     const [, localPort] = splitAddr(f[2]!);
     const [peerHost, peerPort] = splitAddr(f[3]!);
-    // ss prints lastsnd only when it is not 0: a missing one is a send
-    // just now, not "never" (that closed streams as they were written to)
+    // ss prints lastsnd only when it is not 0 (`if (s->lastsnd)` in
+    // iproute2's tcp_show_info): a missing one means data was just sent.
     const snd = /(?:^|\s)lastsnd:(\d+)/.exec(line);
     conns.push({
       localPort,
