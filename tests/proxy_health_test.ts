@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { raw, spec, startBackend, startProxy } from "./_proxy_helpers.ts";
 import { forwardToPool, h1Send } from "../lib/proxy/forward.ts";
-import { H1Client } from "../lib/proxy/h1_client.ts";
+import { H1Client } from "../lib/http1/client.ts";
 import { readHead } from "../lib/proxy/headers.ts";
 import { StickySigner } from "../lib/proxy/sticky.ts";
 import { UpstreamPool } from "../lib/proxy/upstream_pool.ts";

@@ -1,7 +1,7 @@
 /**
  * @module
  * HTTP/1.1 to one isolate's Unix socket: the proxy's keep-alive client
- * (lib/proxy/h1_client.ts) with a Unix-socket connect. Deno 2.9.6's `fetch`
+ * (lib/http1/client.ts) with a Unix-socket connect. Deno 2.9.6's `fetch`
  * with `createHttpClient({ proxy: { transport: "unix" } })` parks one
  * blocking-pool thread per connection, pooled ones included: past ~32
  * connections every async file operation of the daemon hangs (measured);
@@ -9,8 +9,8 @@
  * small answer already in the read buffer is handed over as bytes (no JS
  * stream on either side of the daemon).
  */
-import { ConnectError, H1Client, UpstreamError } from "../proxy/h1_client.ts";
-import { passOn } from "../proxy/forward.ts";
+import { ConnectError, H1Client, UpstreamError } from "../http1/client.ts";
+import { passOn } from "../http1/end_to_end.ts";
 import {
   readHead,
   type RequestHead,

@@ -11,11 +11,11 @@
  */
 import { errorPage } from "./error_pages.ts";
 import {
-  appendEndToEnd,
   type ClientSide,
   type RequestHead,
   upstreamHeaders,
 } from "./headers.ts";
+import { passOn } from "../http1/end_to_end.ts";
 import { guardBody, type Tripwire } from "./limits.ts";
 import type { Target, UpstreamPool } from "./upstream_pool.ts";
 import {
@@ -24,7 +24,7 @@ import {
   type H1Request,
   type H1Response,
   UpstreamError,
-} from "./h1_client.ts";
+} from "../http1/client.ts";
 import { Deadlines } from "../deadlines.ts";
 
 /**
@@ -198,27 +198,6 @@ function unanswered(err: unknown): boolean {
 /** The client's request body failed (it went away mid-body). */
 function clientFailed(err: unknown): boolean {
   return err instanceof UpstreamError && err.failure === "request_body";
-}
-
-/**
- * The Response to send on for an upstream's answer, or null (its body
- * cancelled, so the connection and the replica's slot are let go) when the
- * Response API refuses the head (a header name or value it finds invalid, a
- * status it does not take). Headers in `skip` are left out.
- */
-export function passOn(
-  res: H1Response,
-  body: BodyInit | null,
-  skip?: Set<string>,
-): Response | null {
-  try {
-    const out = new Response(body, { status: res.status });
-    appendEndToEnd(out.headers, res.headers, skip);
-    return out;
-  } catch {
-    if (body instanceof ReadableStream) body.cancel().catch(() => {});
-    return null;
-  }
 }
 
 /** Bodies up to this size are in flight for a moment only: not wrapped. */

@@ -2,43 +2,10 @@
  * @module
  * Header rules of the proxy: hop-by-hop headers dropped both ways, Host,
  * X-Forwarded-*, X-Real-IP, Forwarded and X-Request-Id set, the request head measured for the
- * 431 limit.
+ * 431 limit. The end-to-end rule both ways (hop-by-hop headers) is in
+ * lib/http1/end_to_end.ts, shared with the isolates.
  */
-
-const HOP_BY_HOP = [
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-];
-
-const HOP_SET = new Set(HOP_BY_HOP);
-
-/**
- * Appends an upstream's response header pairs (names lower-cased) to `h`,
- * minus hop-by-hop headers, those named in its Connection header and those
- * in `skip`.
- */
-export function appendEndToEnd(
-  h: Headers,
-  pairs: [string, string][],
-  skip?: Set<string>,
-): void {
-  let drop = HOP_SET;
-  for (const [k, v] of pairs) {
-    if (k !== "connection") continue;
-    if (drop === HOP_SET) drop = new Set(HOP_SET);
-    for (const n of v.split(",")) drop.add(n.trim().toLowerCase());
-  }
-  for (const [k, v] of pairs) {
-    if (!drop.has(k) && !skip?.has(k)) h.append(k, v);
-  }
-}
+import { HOP_BY_HOP } from "../http1/end_to_end.ts";
 
 /** What the proxy knows about the client side of a request. */
 export interface ClientSide {

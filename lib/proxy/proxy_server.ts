@@ -10,7 +10,7 @@ import { errorPage } from "./error_pages.ts";
 import { createProxyHandler, type ProxyHandler } from "./proxy_handler.ts";
 import type { Router } from "./router.ts";
 import { fetchSend, h1Send, type UpstreamSend } from "./forward.ts";
-import { H1Client } from "./h1_client.ts";
+import { H1Client } from "../http1/client.ts";
 import { type CertSource, serveTls, type TlsServer } from "./tls_server.ts";
 import { ConnGuard, connKey, type SsRunner } from "./conn_guard.ts";
 

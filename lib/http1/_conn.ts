@@ -1,6 +1,6 @@
 /**
  * @module
- * The connection side of `h1_client.ts`: a TCP or Unix connection with a
+ * The connection side of `client.ts`: a TCP or Unix connection with a
  * read buffer, response head parsing and body framing (length, chunked,
  * close). Framing is strict where a lenient reading could disagree with the
  * upstream about where the answer ends (Content-Length digits only and one

@@ -7,7 +7,7 @@
  * already in the read buffer is handed over without a JS stream.
  */
 
-import { Conn, FramingError, type Parsed } from "./_h1_conn.ts";
+import { Conn, FramingError, type Parsed } from "./_conn.ts";
 
 /** The upstream could not be reached (safe to retry elsewhere). */
 export class ConnectError extends Error {
@@ -20,7 +20,7 @@ export class ConnectError extends Error {
  *   head, having taken the whole request (another replica may answer);
  * - `stopped_reading`: it closed before taking the whole request body (it
  *   refused this request, e.g. a busybox httpd answering 501 and closing);
- * - `bad_answer`: its head or body framing is malformed (see _h1_conn.ts);
+ * - `bad_answer`: its head or body framing is malformed (see _conn.ts);
  * - `request_body`: the client's request body failed (client gone, a limit);
  * - `no_resources`: this host could not open a socket (out of file
  *   descriptors or buffers): the replica was never tried, so it is neither
