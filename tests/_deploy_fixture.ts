@@ -5,7 +5,7 @@
  */
 import { resolveConfig, type ResolvedConfig } from "../lib/config/mod.ts";
 import type { FakeRuntime } from "../lib/docker/mod.ts";
-import type { Prober, TrafficControl, Upstream } from "../lib/deploy/mod.ts";
+import type { Prober, TrafficControl, Upstream } from "../lib/services/mod.ts";
 import type { ServiceSpec } from "../lib/spec/types.ts";
 
 /** A config whose data dir, socket and network are unique to the test. */

@@ -7,7 +7,7 @@ import {
   ContainerEvents,
   Deployer,
   LivenessMonitor,
-} from "../lib/deploy/mod.ts";
+} from "../lib/services/mod.ts";
 import { FakeRuntime } from "../lib/docker/mod.ts";
 import { makeLogger } from "../lib/log.ts";
 import { assert, assertEquals } from "./_docker_contract.ts";

@@ -4,7 +4,7 @@ import {
   containerConfig,
   latestBases,
   readIgnoreList,
-} from "../lib/deploy/mod.ts";
+} from "../lib/services/mod.ts";
 import { InputError } from "../lib/errors.ts";
 import { assert, assertEquals, assertRejects } from "./_docker_contract.ts";
 import { makeSpec, testConfig } from "./_deploy_fixture.ts";

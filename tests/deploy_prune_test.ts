@@ -4,8 +4,8 @@
  * containers of other releases only (running ones, and the current
  * release's dead ones, stay).
  */
-import { Deployer, LABEL } from "../lib/deploy/mod.ts";
-import { prune } from "../lib/deploy/releases.ts";
+import { Deployer, LABEL } from "../lib/services/mod.ts";
+import { prune } from "../lib/services/releases.ts";
 import { FakeRuntime } from "../lib/docker/mod.ts";
 import { silentLogger } from "../lib/log.ts";
 import { assertEquals } from "./_docker_contract.ts";

@@ -3,8 +3,8 @@ import {
   Deployer,
   LABEL,
   LivenessMonitor,
-} from "../lib/deploy/mod.ts";
-import { startReplica } from "../lib/deploy/context.ts";
+} from "../lib/services/mod.ts";
+import { startReplica } from "../lib/services/context.ts";
 import { FakeRuntime } from "../lib/docker/mod.ts";
 import { silentLogger } from "../lib/log.ts";
 import { until } from "./_until.ts";

@@ -4,19 +4,19 @@
  * old-format label, or a container of the release) for recovery, rollback
  * and new replicas, each checked against the keyed spec hash.
  */
-import { Deployer, LABEL } from "../lib/deploy/mod.ts";
-import { hostKey } from "../lib/deploy/host_key.ts";
+import { Deployer, LABEL } from "../lib/services/mod.ts";
+import { hostKey } from "../lib/services/host_key.ts";
 import {
   hasEnvPlaceholders,
   labelSpec,
   specFromLabels,
   specHash,
-} from "../lib/deploy/labels.ts";
+} from "../lib/services/labels.ts";
 import {
   readReleaseEnv,
   releaseEnvPath,
   writeReleaseEnv,
-} from "../lib/deploy/release_env.ts";
+} from "../lib/services/release_env.ts";
 import { FakeRuntime } from "../lib/docker/mod.ts";
 import { silentLogger } from "../lib/log.ts";
 import { parseServiceSpec } from "../lib/spec/mod.ts";

@@ -1,4 +1,4 @@
-import { Deployer, LABEL } from "../lib/deploy/mod.ts";
+import { Deployer, LABEL } from "../lib/services/mod.ts";
 import { FakeRuntime } from "../lib/docker/mod.ts";
 import { silentLogger } from "../lib/log.ts";
 import type { ServiceSpec } from "../lib/spec/types.ts";

@@ -5,8 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { ConfigError, resolveConfig } from "../lib/config/mod.ts";
-import { containerConfig, describeLog, logLimits } from "../lib/deploy/mod.ts";
-import { Deployer } from "../lib/deploy/mod.ts";
+import {
+  containerConfig,
+  describeLog,
+  logLimits,
+} from "../lib/services/mod.ts";
+import { Deployer } from "../lib/services/mod.ts";
 import { FakeRuntime } from "../lib/docker/mod.ts";
 import { formatStatus } from "../lib/api/ops_routes.ts";
 import { formatList } from "../cmd/server_ctl.ts";

@@ -5,7 +5,7 @@
  * the build context's own walk) plus `.git`. Modes and symlinks are kept.
  */
 import { type Zippable, zipSync } from "fflate";
-import { readIgnoreList } from "../deploy/build.ts";
+import { readIgnoreList } from "../services/build.ts";
 import { contextFiles } from "../docker/mod.ts";
 
 /** Options of `packDir`. */

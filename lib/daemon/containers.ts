@@ -24,7 +24,7 @@ import {
   noTraffic,
   type Prober,
   type TrafficControl,
-} from "../deploy/mod.ts";
+} from "../services/mod.ts";
 import { InputError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ServiceSpec } from "../spec/types.ts";

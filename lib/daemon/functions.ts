@@ -39,7 +39,7 @@ import type {
   DeployResult,
   Platform,
 } from "./platform.ts";
-import { checkAdminDomain } from "../deploy/reserved.ts";
+import { checkAdminDomain } from "../services/reserved.ts";
 
 /** Reads a function directory's spec (lib/spec's readSpec fits). */
 export type ReadFunctionSpec = (

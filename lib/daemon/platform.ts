@@ -2,7 +2,7 @@
  * @module
  * What the daemon's two front doors (the local control socket and the signed
  * HTTPS API under /daemon) ask of it. One implementation dispatches to the
- * container side (lib/deploy) or the function side (lib/isolates) by the
+ * container side (lib/services) or the function side (lib/isolates) by the
  * directory's spec kind or the deployment's name.
  */
 import type { DeploySpec } from "../spec/types.ts";

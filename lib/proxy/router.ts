@@ -5,7 +5,7 @@
  * API). It implements the TrafficControl port that deploys drive.
  */
 import { InputError } from "../errors.ts";
-import type { TrafficControl, Upstream } from "../deploy/traffic.ts";
+import type { TrafficControl, Upstream } from "../services/traffic.ts";
 import type { ServiceSpec, SpecUrl } from "../spec/types.ts";
 import { HealthChecker } from "./health.ts";
 import type { RequestHead } from "./headers.ts";

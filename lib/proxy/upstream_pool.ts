@@ -7,7 +7,7 @@
  * never judges the replicas it is about to replace.
  */
 import type { HttpCheck, ServiceSpec } from "../spec/types.ts";
-import type { Upstream } from "../deploy/traffic.ts";
+import type { Upstream } from "../services/traffic.ts";
 import { type BalanceMode, Balancer } from "./balancer.ts";
 import { readCookie, stickyCookie, type StickySigner } from "./sticky.ts";
 

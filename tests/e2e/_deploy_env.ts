@@ -3,7 +3,7 @@
  * A Deployer on the real Docker engine for one e2e test: its own data dir,
  * network and service name; `dispose` removes everything it made.
  */
-import { Deployer, netProbe } from "../../lib/deploy/mod.ts";
+import { Deployer, netProbe } from "../../lib/services/mod.ts";
 import { DockerRuntime } from "../../lib/docker/mod.ts";
 import { silentLogger } from "../../lib/log.ts";
 import type { ServiceSpec } from "../../lib/spec/types.ts";

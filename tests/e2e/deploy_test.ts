@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../_docker_contract.ts";
-import { LivenessMonitor } from "../../lib/deploy/mod.ts";
+import { LivenessMonitor } from "../../lib/services/mod.ts";
 import { deployEnv } from "./_deploy_env.ts";
 import { docker, tryGet } from "./_images.ts";
 

@@ -6,7 +6,7 @@
  * engine's own states too.
  */
 import { assertEquals } from "../_docker_contract.ts";
-import { prune } from "../../lib/deploy/releases.ts";
+import { prune } from "../../lib/services/releases.ts";
 import { deployEnv } from "./_deploy_env.ts";
 import { docker, tryGet } from "./_images.ts";
 
