@@ -30,7 +30,7 @@ export function registerServerRun(server: Command): void {
           home: Deno.env.get("HOME") ?? "/root",
         });
       const config = await load();
-      const daemon = await buildDaemon(config);
+      const daemon = buildDaemon(config);
       await daemon.start();
       daemon.log.info(`mypaas running (${config.file ?? "embedded defaults"})`);
       const reload = reloader(daemon, load);

@@ -20,7 +20,7 @@ import { errorPage } from "../proxy/error_pages.ts";
 const notFound = () => errorPage(404);
 
 /** Builds (but does not start) the daemon for a config. */
-export async function buildDaemon(config: ResolvedConfig): Promise<Daemon> {
+export function buildDaemon(config: ResolvedConfig): Daemon {
   const daemon = new Daemon(config);
   // Certificates, added before the proxy so they start first: `certs.store`
   // is the proxy's CertSource, `certs.challenges.handle(req)` answers ACME
@@ -29,21 +29,26 @@ export async function buildDaemon(config: ResolvedConfig): Promise<Daemon> {
   const certs = createCertificates(config, { log: daemon.log.child("tls") });
   daemon.add(certs.store);
   daemon.add(certs.manager);
-  // Isolate functions; the proxy's Router joins via functions.attachRoutes().
+  // The reverse proxy's Router, first: deploys drive it (TrafficControl),
+  // functions add their handler backends, and the proxy serves it.
+  const router = new Router();
+  // Isolate functions, routed through the Router.
   const denoPath = Deno.env.get("MYPAAS_DENO");
   const functions = daemon.add(
     new FunctionsPlatform(config, {
       log: daemon.log.child("functions"),
+      routes: router,
       pathEnv: Deno.env.get("PATH") ?? "",
       ...(denoPath ? { denoPath } : {}),
     }),
   );
-  // Container services, and the composite Platform (functions delegated);
-  // the proxy's Router joins via containers.attachTraffic(router).
+  // Container services, and the composite Platform (functions delegated,
+  // the side chosen by deploymentKind()); their traffic goes to the Router.
   const containers = daemon.add(
     new ContainerPlatform(config, {
       log: daemon.log.child("containers"),
       readSpec: readSpecForDeploy(config, Deno.env.get("HOME") ?? "/root"),
+      traffic: router,
       functions,
     }),
   );
@@ -56,11 +61,7 @@ export async function buildDaemon(config: ResolvedConfig): Promise<Daemon> {
       log: daemon.log.child("api"),
     }),
   );
-  // The reverse proxy: one Router that deploys (TrafficControl) and
-  // functions (handler backends) drive, served on the HTTP/HTTPS listeners.
-  const router = new Router();
-  containers.attachTraffic(router);
-  functions.attachRoutes(router);
+  // The reverse proxy: the Router, served on the HTTP/HTTPS listeners.
   router.setAdminHandler(admin.handler);
   router.setDeployIdHandler((req, info) =>
     functions.handleDeployId(req, info) ?? Promise.resolve(notFound())
@@ -94,6 +95,5 @@ export async function buildDaemon(config: ResolvedConfig): Promise<Daemon> {
       daemon.log.child("control"),
     ),
   );
-  await Promise.resolve();
   return daemon;
 }

@@ -7,8 +7,9 @@
  * (functions need no Docker); container operations then fail with a clear
  * error until the engine answers, and recovery runs at that point.
  *
- * It is also the composite Platform the front doors use: a directory without
- * a Dockerfile, or a name the function side `has()`, goes to `functions`.
+ * It is also the composite Platform the front doors use: `deploymentKind()`
+ * (deployment_kind.ts) says which side deploys a directory, and a name the
+ * function side `has()` goes to `functions`.
  */
 import type { ResolvedConfig } from "../config/mod.ts";
 import {
@@ -25,9 +26,8 @@ import {
   type Prober,
   type TrafficControl,
 } from "../services/mod.ts";
-import { InputError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { ServiceSpec } from "../spec/types.ts";
+import { deploymentKind, type FunctionSide } from "./deployment_kind.ts";
 import {
   checkDeploy,
   type CheckedDeploy,
@@ -38,10 +38,7 @@ import {
   type ReadSpec,
 } from "./platform.ts";
 
-/** The function side, as far as the dispatch needs it. */
-export interface FunctionSide extends Platform {
-  has(name: string): boolean;
-}
+export type { FunctionSide };
 
 /** Options of the container side. */
 export interface ContainerPlatformOptions {
@@ -49,7 +46,7 @@ export interface ContainerPlatformOptions {
   readSpec: ReadSpec;
   /** Defaults to the Docker engine at `[docker] socket`. */
   runtime?: ContainerRuntime;
-  /** The proxy's router; `noTraffic` until it is attached. */
+  /** The proxy's router (`noTraffic` without one: a test, no proxy). */
   traffic?: TrafficControl;
   probe?: Prober;
   /** How long a new container may take to become ready (default 60 s). */
@@ -88,16 +85,6 @@ export class ContainerPlatform implements Platform {
       this.deployer.locks,
     );
     this.events = new ContainerEvents(this.deployer.ctx, this.deployer.locks);
-  }
-
-  /** Routes deploy traffic through the proxy from now on. */
-  attachTraffic(traffic: TrafficControl): void {
-    this.deployer.ctx.traffic = traffic;
-  }
-
-  /** Sets the function side (the isolates part) after construction. */
-  attachFunctions(functions: FunctionSide): void {
-    this.options.functions = functions;
   }
 
   async start(): Promise<void> {
@@ -157,37 +144,22 @@ export class ContainerPlatform implements Platform {
    * the running state (URLs, the admin domain, published ports, volumes).
    */
   async check(dir: string, opts: DeployOptions): Promise<CheckedDeploy> {
-    const fn = this.options.functions;
-    if (fn && !(await hasDockerfile(dir))) {
-      return await checkDeploy(fn, dir, opts);
+    const target = await deploymentKind(
+      dir,
+      opts,
+      this.options.readSpec,
+      this.options.functions,
+    );
+    if (target.kind === "function") {
+      return await checkDeploy(target.functions, dir, opts);
     }
-    const spec = await this.options.readSpec(dir, opts);
-    if (spec.kind === "function") {
-      if (!fn) {
-        throw new InputError(
-          `${
-            opts.displayDir ?? dir
-          } is a function deployment, and this daemon runs no functions`,
-        );
-      }
-      return await checkDeploy(fn, dir, opts);
-    }
-    if (fn?.has(spec.service)) {
-      throw new InputError(
-        `${spec.service} is already a function deployment: remove it first or pick another mypaas.service`,
-        { status: 409 },
-      );
-    }
+    const { spec } = target;
     await this.#docker();
-    await this.deployer.check(spec as ServiceSpec);
+    await this.deployer.check(spec);
     return {
       spec,
       run: async (progress) => {
-        const r = await this.deployer.deploy(
-          spec as ServiceSpec,
-          dir,
-          progress,
-        );
+        const r = await this.deployer.deploy(spec, dir, progress);
         return { ...r, kind: "service" };
       },
     };
@@ -274,14 +246,5 @@ export class ContainerPlatform implements Platform {
   /** True once start() ran and stop() did not. */
   get started(): boolean {
     return this.#started;
-  }
-}
-
-async function hasDockerfile(dir: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(`${dir}/Dockerfile`)).isFile;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
   }
 }

@@ -4,9 +4,9 @@
  * daemon Part that owns it: installs the isolate runtime, starts the host
  * load sampler and the isolate pool, rebuilds the function deployments from
  * their release files, and answers deploy / list / remove / restart /
- * rollback / logs for functions. A composite Platform sends a directory here
- * when `isFunctionDir(dir)` (no Dockerfile), and a name here when
- * `has(name)`.
+ * rollback / logs for functions. The composite Platform sends a directory
+ * here when `deploymentKind()` (deployment_kind.ts) says so, and a name here
+ * when `has(name)`.
  */
 import type { ResolvedConfig } from "../config/mod.ts";
 import { dataPaths } from "../config/mod.ts";
@@ -62,16 +62,6 @@ export interface FunctionsOptions {
   readSpec?: ReadFunctionSpec;
 }
 
-/** True when a directory is a function deployment (it has no Dockerfile). */
-export async function isFunctionDir(dir: string): Promise<boolean> {
-  try {
-    await Deno.stat(`${dir}/Dockerfile`);
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 /** The routes, and (the proxy's Router has it) a claim check before bundling. */
 export type CheckedRoutes = FunctionRoutes & {
   checkUrls?(name: string, urls: FunctionSpec["urls"]): void;
@@ -97,14 +87,6 @@ export class FunctionsPlatform implements Platform {
     const paths = dataPaths(config);
     this.store = new ReleaseStore(paths.functions);
     this.logStore = new LogStore(`${paths.logs}/functions`);
-  }
-
-  /** Routes function URLs through the proxy's router; call before start(). */
-  attachRoutes(routes: CheckedRoutes): void {
-    if (this.#deployments) {
-      throw new Error("attachRoutes() must come before start()");
-    }
-    this.options.routes = routes;
   }
 
   /** The pool (tests and benchmarks read its stats). */

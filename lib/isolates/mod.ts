@@ -6,12 +6,7 @@ import type { ResolvedConfig } from "../config/mod.ts";
 import type { Logger } from "../log.ts";
 import type { LoadSource } from "./host_load.ts";
 import { currentDenyList } from "./net_policy.ts";
-import {
-  type IsolateLog,
-  IsolatePool,
-  type PoolOptions,
-  type PoolSettings,
-} from "./pool.ts";
+import type { IsolateLog, PoolOptions, PoolSettings } from "./pool.ts";
 
 export { HostLoad, type Load, type LoadSource } from "./host_load.ts";
 export {
@@ -83,9 +78,4 @@ export function poolOptions(
   };
   if (deps.onLog) options.onLog = deps.onLog;
   return options;
-}
-
-/** Builds (does not start) the pool. */
-export function buildPool(options: PoolOptions): IsolatePool {
-  return new IsolatePool(options);
 }

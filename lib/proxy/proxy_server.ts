@@ -139,7 +139,6 @@ export class ProxyServer {
       await this.stop();
       throw err;
     }
-    await Promise.resolve();
   }
 
   /**
