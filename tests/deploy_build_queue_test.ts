@@ -9,8 +9,8 @@ import {
   BUILD_CPU_SHARES,
   buildCores,
   buildLimits,
-} from "../lib/deploy/build.ts";
-import { Deployer, LABEL } from "../lib/deploy/mod.ts";
+} from "../lib/services/build.ts";
+import { Deployer, LABEL } from "../lib/services/mod.ts";
 import { FakeRuntime } from "../lib/docker/mod.ts";
 import { silentLogger } from "../lib/log.ts";
 import { assert, assertEquals } from "./_docker_contract.ts";
@@ -91,7 +91,7 @@ Deno.test("build limits: low CPU weight, all but one core (at least one), build_
   });
 });
 
-Deno.test("[docker] build_* keys: defaults and bad values", async () => {
+Deno.test("[docker] build_* keys: defaults and bad values", () => {
   const d = resolveConfig("", { home: "/root" }).docker;
   assertEquals([d.buildCpus, d.buildMemory, d.buildTimeout], [
     0,
