@@ -1,0 +1,306 @@
+// deno-lint-ignore-file no-console
+/**
+ * Build pressure (issue 25.1): does a build starve what is serving? A real
+ * daemon (`main.ts server run`, default `[docker]` build limits) serves a
+ * busybox httpd service through its proxy; `wrk -t1 -c16` measures it on
+ * loopback while another image builds with a RUN step that keeps 4 shell
+ * loops busy for up to 20 s:
+ *
+ * - `cpu`: `while :; do :; done` (pure CPU);
+ * - `fork`: a loop that runs `date` on every turn (as npm scripts,
+ *   configure and make do: fork, exec, exit).
+ *
+ * Each build kind is measured in each variant, right after a calm run of
+ * the same length, and printed as a ratio to that calm run (the machine may
+ * be shared, so the adjacent calm is the fair reference):
+ *
+ * - `none`: `docker build` (classic builder) with no limits: what a build got
+ *   before issue 25 (Docker's defaults: cpu.shares 1024, no quota);
+ * - `daemon`: the build pushed through the daemon (control socket deploy),
+ *   with its default limits (cpu.shares 2, build_cpus = all but one core,
+ *   build_memory 2g);
+ * - `cpuset`: the daemon's limits plus `--cpuset-cpus` pinning the build to
+ *   the last core (an alternative the daemon does not apply);
+ * - `quota50`: the daemon's limits with half a core of quota.
+ *
+ * The build is stopped (its RUN container killed) as soon as its wrk run
+ * ends. Loopback only; about 25 s per variant.
+ *
+ * Run alone: `deno run -A bench/build_starvation.ts [--seconds 5]
+ * [--variants none,daemon]`.
+ */
+import { ControlClient } from "../lib/api/control_client.ts";
+import { BUILD_CPU_SHARES, buildLimits } from "../lib/services/build.ts";
+import { DaemonProcess, freePort } from "../tests/e2e/_daemon.ts";
+import {
+  BUSYBOX_IMAGE,
+  docker,
+  ensureBusyboxImage,
+  getWithHost,
+  removeByLabel,
+  removeImages,
+  uniqueName,
+  writeHttpdApp,
+} from "../tests/e2e/_images.ts";
+import { until } from "../tests/_until.ts";
+
+function flag(name: string, fallback: string): string {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 ? Deno.args[i + 1] ?? fallback : fallback;
+}
+
+const SECONDS = Number(flag("seconds", "5"));
+const VARIANTS = flag("variants", "none,daemon").split(",");
+const KNOWN = ["none", "daemon", "cpuset", "quota50"];
+if (
+  !(SECONDS > 0 && SECONDS <= 15) || VARIANTS.some((v) => !KNOWN.includes(v))
+) {
+  console.error(
+    `usage: build_starvation.ts [--seconds 1-15] [--variants ${
+      KNOWN.join(",")
+    }]`,
+  );
+  Deno.exit(2);
+}
+
+const CORES = navigator.hardwareConcurrency;
+const LIMITS = buildLimits({ buildCpus: 0, buildMemory: 2 * 1024 ** 3 });
+
+/** The RUN step of each build kind: 4 loops for up to 20 s. */
+const LOOPS = {
+  cpu: "while :; do :; done",
+  fork: "while :; do date >/dev/null; done",
+} as const;
+type Kind = keyof typeof LOOPS;
+
+function dockerfile(kind: Kind, marker: string): string {
+  return `FROM ${BUSYBOX_IMAGE}
+# mypaas.service=${marker}
+RUN pids=""; for i in 1 2 3 4; do (${
+    LOOPS[kind]
+  }) & pids="$pids $!"; done; sleep 20; kill $pids; echo ${marker}
+`;
+}
+
+/** `docker build` flags of a variant that builds through the CLI. */
+function cliFlags(variant: string): string[] {
+  const daemonLike = [
+    `--cpu-shares=${LIMITS.cpuShares}`,
+    `--cpu-period=${LIMITS.cpuPeriod}`,
+    `--cpu-quota=${LIMITS.cpuQuota}`,
+    `--memory=${LIMITS.memory}`,
+    `--memory-swap=${LIMITS.memswap}`,
+  ];
+  switch (variant) {
+    case "none":
+      return [];
+    case "cpuset":
+      return [...daemonLike, `--cpuset-cpus=${CORES - 1}`];
+    case "quota50":
+      return [
+        ...daemonLike.filter((f) => !f.startsWith("--cpu-quota")),
+        `--cpu-quota=${LIMITS.cpuPeriod / 2}`,
+      ];
+  }
+  throw new Error(`no CLI flags for ${variant}`);
+}
+
+interface Wrk {
+  rps: number;
+  p99ms: number;
+  errors: string;
+}
+
+async function wrk(port: number, host: string): Promise<Wrk> {
+  const out = await new Deno.Command("wrk", {
+    args: [
+      "-t1",
+      "-c16",
+      `-d${SECONDS}s`,
+      "--latency",
+      "-H",
+      `Host: ${host}`,
+      `http://127.0.0.1:${port}/`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? NaN);
+  const p = /99%\s+([\d.]+)(us|ms|s)\b/.exec(text);
+  const p99ms = p
+    ? Number(p[1]) * (p[2] === "us" ? 1e-3 : p[2] === "s" ? 1e3 : 1)
+    : NaN;
+  const errors = /Non-2xx or 3xx responses: \d+|Socket errors: .*/.exec(text)
+    ?.[0] ?? "";
+  return { rps, p99ms, errors };
+}
+
+/** Ids of running containers whose command holds `marker`. */
+async function runContainers(marker: string): Promise<string[]> {
+  const ps = await docker([
+    "ps",
+    "--no-trunc",
+    "--format",
+    "{{.ID}} {{.Command}}",
+  ]);
+  return ps.stdout.split("\n").filter((l) => l.includes(marker)).map((l) =>
+    l.split(" ")[0]!
+  );
+}
+
+const dir = await Deno.makeTempDir({ prefix: "mypaas-build-bench-" });
+const network = uniqueName("mypaas-bbench");
+const web = uniqueName("hello");
+const host = `${web}.localhost`;
+const port = freePort();
+const socket = `${dir}/ctl.sock`;
+const configFile = `${dir}/config.toml`;
+const builders: string[] = [];
+await ensureBusyboxImage();
+await Deno.writeTextFile(
+  configFile,
+  `[server]
+domain = "127.0.0.1"
+data_dir = "${dir}/data"
+control_socket = "${socket}"
+bind = "127.0.0.1"
+http_port = ${port}
+https_port = 0
+[docker]
+network = "${network}"
+volume_root = "${dir}/volumes"
+[isolates]
+min_workers = 0
+`,
+);
+const daemon = new DaemonProcess(configFile);
+const client = new ControlClient(socket);
+
+/** Starts a build of `kind` in `variant`; resolves once its RUN step runs. */
+async function startBuild(variant: string, kind: Kind) {
+  const marker = uniqueName(`bb-${kind}`);
+  builders.push(marker);
+  const app = `${dir}/${marker}`;
+  await Deno.mkdir(app);
+  await Deno.writeTextFile(`${app}/Dockerfile`, dockerfile(kind, marker));
+  let done: Promise<unknown>;
+  if (variant === "daemon") {
+    const lines: string[] = [];
+    done = client.deploy(app, {}, (l) => lines.push(l)).catch((e) => e);
+  } else {
+    done = new Deno.Command("docker", {
+      args: [
+        "build",
+        "--rm",
+        "--force-rm",
+        "-t",
+        `mypaas/${marker}:1`,
+        ...cliFlags(variant),
+        app,
+      ],
+      env: { DOCKER_BUILDKIT: "0" },
+      stdout: "null",
+      stderr: "null",
+    }).output();
+  }
+  await until(async () => (await runContainers(marker)).length > 0, {
+    what: `the ${kind} build's RUN step (${variant})`,
+    timeoutMs: 60_000,
+    intervalMs: 100,
+  });
+  return {
+    async stop() {
+      for (const id of await runContainers(marker)) {
+        await docker(["kill", id], { allowFail: true });
+      }
+      await done;
+      await removeImages(`mypaas/${marker}`);
+    },
+  };
+}
+
+/** The RUN container's cgroup limits, read from the host (cgroup v1). */
+async function limitsOf(marker: string): Promise<string> {
+  const [id] = await runContainers(marker);
+  if (!id) return "?";
+  const read = (p: string) =>
+    Deno.readTextFile(`/sys/fs/cgroup/${p}`).then((s) => s.trim()).catch(
+      () => "?",
+    );
+  const full = (await docker(["inspect", "-f", "{{.Id}}", id])).stdout.trim();
+  return `cpu.shares ${await read(
+    `cpu/docker/${full}/cpu.shares`,
+  )}, quota ${await read(
+    `cpu/docker/${full}/cpu.cfs_quota_us`,
+  )}, cpuset ${await read(`cpuset/docker/${full}/cpuset.cpus`)}`;
+}
+
+const fmt = (n: number) => n.toFixed(0).padStart(6);
+try {
+  daemon.start();
+  await daemon.waitFor("the daemon", async () => {
+    await client.list();
+    return true;
+  });
+  const app = `${dir}/web`;
+  await writeHttpdApp(app, {
+    body: "hello\n",
+    comments: [
+      `service=${web}`,
+      `url=http://${host}/`,
+      "healthcheck=/health 1s 1s",
+    ],
+  });
+  const res = await client.deploy(app, {}, () => {});
+  if (!res.ok) throw new Error(`deploy of the hello service: ${res.error}`);
+  if ((await getWithHost(port, host))?.body !== "hello\n") {
+    throw new Error("the hello service does not answer through the proxy");
+  }
+  await wrk(port, host); // warm-up
+  console.log(
+    `build starvation: ${CORES} cores, wrk -t1 -c16 -d${SECONDS}s through the daemon's proxy to busybox httpd; daemon build limits: cpu.shares ${BUILD_CPU_SHARES}, quota ${
+      LIMITS.cpuQuota / LIMITS.cpuPeriod
+    } core(s), memory ${LIMITS.memory / 2 ** 30}g; load average ${
+      (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(
+        " ",
+      )
+    }`,
+  );
+  const summary: string[] = [];
+  for (const variant of VARIANTS) {
+    const ratios: string[] = [];
+    for (const kind of ["cpu", "fork"] as const) {
+      const calm = await wrk(port, host);
+      const build = await startBuild(variant, kind);
+      const seen = await limitsOf(builders.at(-1)!);
+      let busy: Wrk;
+      try {
+        busy = await wrk(port, host);
+      } finally {
+        await build.stop();
+      }
+      const ratio = busy.rps / calm.rps;
+      ratios.push(`${kind} ${ratio.toFixed(2)}x`);
+      console.log(
+        `${variant.padEnd(8)} ${kind.padEnd(5)} calm ${
+          fmt(calm.rps)
+        } req/s (p99 ${calm.p99ms.toFixed(1)} ms)  during build ${
+          fmt(busy.rps)
+        } req/s (p99 ${busy.p99ms.toFixed(1)} ms)  ratio ${
+          ratio.toFixed(2)
+        }x  [${seen}]${busy.errors ? `  ${busy.errors}` : ""}`,
+      );
+    }
+    summary.push(`${variant}: ${ratios.join(", ")}`);
+  }
+  console.log(`ratios to calm (goal >= 0.80x): ${summary.join("; ")}`);
+} finally {
+  client.close();
+  await daemon.stop();
+  await removeByLabel(`mypaas.owner=${network}`);
+  await removeImages(`mypaas/${web}`);
+  for (const b of builders) await removeImages(`mypaas/${b}`);
+  await docker(["network", "rm", network], { allowFail: true });
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
