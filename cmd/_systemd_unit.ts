@@ -60,6 +60,10 @@ KillMode=mixed
 Environment=HOME=${quote(o.home)}
 WorkingDirectory=${quote(o.dataDir)}
 LimitNOFILE=65536
+# CPU: the daemon (proxy, isolates) keeps the default weight; builds run at
+# the lowest (cpu.shares 2, cpu.weight 1 on cgroup v2) under Docker's own
+# cgroups, so no Delegate=: Docker, not mypaas, makes container cgroups.
+CPUWeight=100
 AmbientCapabilities=CAP_NET_BIND_SERVICE
 # Hardening that keeps /var/run/docker.sock reachable.
 NoNewPrivileges=true
