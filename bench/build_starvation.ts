@@ -10,9 +10,10 @@
  * - `fork`: a loop that runs `date` on every turn (as npm scripts,
  *   configure and make do: fork, exec, exit).
  *
- * Each build kind is measured in each variant, right after a calm run of
- * the same length, and printed as a ratio to that calm run (the machine may
- * be shared, so the adjacent calm is the fair reference):
+ * Each build kind is measured in each variant between two calm runs of the
+ * same length, and printed as a ratio to their mean (the machine may be
+ * shared, so the adjacent calm is the fair reference; both calm figures are
+ * printed, so drift shows):
  *
  * - `none`: `docker build` (classic builder) with no limits: what a build got
  *   before issue 25 (Docker's defaults: cpu.shares 1024, no quota);
@@ -24,7 +25,7 @@
  * - `quota50`: the daemon's limits with half a core of quota.
  *
  * The build is stopped (its RUN container killed) as soon as its wrk run
- * ends. Loopback only; about 25 s per variant.
+ * ends. Loopback only; about 35 s per variant.
  *
  * Run alone: `deno run -A bench/build_starvation.ts [--seconds 5]
  * [--variants none,daemon]`.
@@ -280,11 +281,12 @@ try {
       } finally {
         await build.stop();
       }
-      const ratio = busy.rps / calm.rps;
+      const after = await wrk(port, host);
+      const ratio = busy.rps / ((calm.rps + after.rps) / 2);
       ratios.push(`${kind} ${ratio.toFixed(2)}x`);
       console.log(
-        `${variant.padEnd(8)} ${kind.padEnd(5)} calm ${
-          fmt(calm.rps)
+        `${variant.padEnd(8)} ${kind.padEnd(5)} calm ${fmt(calm.rps)}/${
+          fmt(after.rps).trim()
         } req/s (p99 ${calm.p99ms.toFixed(1)} ms)  during build ${
           fmt(busy.rps)
         } req/s (p99 ${busy.p99ms.toFixed(1)} ms)  ratio ${
