@@ -22,7 +22,14 @@
  *   build_memory 2g);
  * - `cpuset`: the daemon's limits plus `--cpuset-cpus` pinning the build to
  *   the last core (an alternative the daemon does not apply);
- * - `quota50`: the daemon's limits with half a core of quota.
+ * - `quota50`: the daemon's limits with half a core of quota;
+ * - `parent`: the daemon's limits under a parent cgroup of their own
+ *   (`--cgroup-parent`) whose cpu.shares is 2, so the build's weight counts
+ *   against the daemon's processes, not only inside Docker's `/docker`;
+ * - `idle`: the same parent with `cpu.idle = 1` (SCHED_IDLE for the group,
+ *   Linux 5.15+): the build runs only on CPU nothing else wants.
+ *
+ * `parent` and `idle` write cgroup v1 files (root); the bench removes them.
  *
  * The build is stopped (its RUN container killed) as soon as its wrk run
  * ends. Loopback only; about 35 s per variant.
@@ -52,7 +59,7 @@ function flag(name: string, fallback: string): string {
 
 const SECONDS = Number(flag("seconds", "5"));
 const VARIANTS = flag("variants", "none,daemon").split(",");
-const KNOWN = ["none", "daemon", "cpuset", "quota50"];
+const KNOWN = ["none", "daemon", "cpuset", "quota50", "parent", "idle"];
 if (
   !(SECONDS > 0 && SECONDS <= 15) || VARIANTS.some((v) => !KNOWN.includes(v))
 ) {
@@ -65,6 +72,23 @@ if (
 }
 
 const CORES = navigator.hardwareConcurrency;
+/** The parent cgroup of the `parent` and `idle` variants. */
+const PARENT = `mypaas-bench-build-${crypto.randomUUID().slice(0, 8)}`;
+
+/** Makes the parent cgroup (cgroup v1 cpu controller) for `variant`. */
+async function makeParent(variant: string): Promise<void> {
+  const cpu = `/sys/fs/cgroup/cpu/${PARENT}`;
+  await Deno.mkdir(cpu, { recursive: true });
+  await Deno.writeTextFile(`${cpu}/cpu.idle`, variant === "idle" ? "1" : "0");
+  if (variant === "parent") await Deno.writeTextFile(`${cpu}/cpu.shares`, "2");
+}
+
+/** Removes the parent cgroup from every hierarchy Docker made it in. */
+async function removeParent(): Promise<void> {
+  for await (const h of Deno.readDir("/sys/fs/cgroup")) {
+    await Deno.remove(`/sys/fs/cgroup/${h.name}/${PARENT}`).catch(() => {});
+  }
+}
 const LIMITS = buildLimits({ buildCpus: 0, buildMemory: 2 * 1024 ** 3 });
 
 /** The RUN step of each build kind: 4 loops for up to 20 s. */
@@ -97,6 +121,9 @@ function cliFlags(variant: string): string[] {
       return [];
     case "cpuset":
       return [...daemonLike, `--cpuset-cpus=${CORES - 1}`];
+    case "parent":
+    case "idle":
+      return [...daemonLike, `--cgroup-parent=/${PARENT}`];
     case "quota50":
       return [
         ...daemonLike.filter((f) => !f.startsWith("--cpu-quota")),
@@ -229,12 +256,21 @@ async function limitsOf(marker: string): Promise<string> {
     Deno.readTextFile(`/sys/fs/cgroup/${p}`).then((s) => s.trim()).catch(
       () => "?",
     );
-  const full = (await docker(["inspect", "-f", "{{.Id}}", id])).stdout.trim();
-  return `cpu.shares ${await read(
-    `cpu/docker/${full}/cpu.shares`,
-  )}, quota ${await read(
-    `cpu/docker/${full}/cpu.cfs_quota_us`,
-  )}, cpuset ${await read(`cpuset/docker/${full}/cpuset.cpus`)}`;
+  const [full, parent] = (await docker([
+    "inspect",
+    "-f",
+    "{{.Id}} {{.HostConfig.CgroupParent}}",
+    id,
+  ])).stdout.trim().split(" ");
+  const at = `${(parent || "/docker").replace(/^\//, "")}/${full}`;
+  const idle = parent
+    ? `, parent cpu.idle ${await read(
+      `cpu${parent}/cpu.idle`,
+    )} cpu.shares ${await read(`cpu${parent}/cpu.shares`)}`
+    : "";
+  return `cpu.shares ${await read(`cpu/${at}/cpu.shares`)}, quota ${await read(
+    `cpu/${at}/cpu.cfs_quota_us`,
+  )}, cpuset ${await read(`cpuset/${at}/cpuset.cpus`)}${idle}`;
 }
 
 const fmt = (n: number) => n.toFixed(0).padStart(6);
@@ -271,6 +307,7 @@ try {
   const summary: string[] = [];
   for (const variant of VARIANTS) {
     const ratios: string[] = [];
+    if (variant === "parent" || variant === "idle") await makeParent(variant);
     for (const kind of ["cpu", "fork"] as const) {
       const calm = await wrk(port, host);
       const build = await startBuild(variant, kind);
@@ -304,5 +341,6 @@ try {
   await removeImages(`mypaas/${web}`);
   for (const b of builders) await removeImages(`mypaas/${b}`);
   await docker(["network", "rm", network], { allowFail: true });
+  await removeParent();
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }

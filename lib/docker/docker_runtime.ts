@@ -65,6 +65,13 @@ export class DockerRuntime implements ContainerRuntime {
     );
   }
 
+  async cgroupDriver(): Promise<string> {
+    const info = await withTimeout(this.#docker.info(), 5000) as {
+      CgroupDriver?: string;
+    };
+    return info.CgroupDriver ?? "";
+  }
+
   async ping(): Promise<void> {
     try {
       await withTimeout(this.#docker.ping(), 5000);
@@ -391,9 +398,9 @@ export class DockerRuntime implements ContainerRuntime {
 /** `/build` query parameters for `limits` (none when absent). */
 export function buildLimitParams(
   limits: BuildLimits | undefined,
-): Record<string, number> {
+): Record<string, number | string> {
   if (!limits) return {};
-  const out: Record<string, number> = {
+  const out: Record<string, number | string> = {
     cpushares: limits.cpuShares,
     cpuperiod: limits.cpuPeriod,
     cpuquota: limits.cpuQuota,
@@ -402,5 +409,6 @@ export function buildLimitParams(
     out.memory = limits.memory;
     out.memswap = limits.memswap;
   }
+  if (limits.cgroupParent) out.cgroupparent = limits.cgroupParent;
   return out;
 }

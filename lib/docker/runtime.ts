@@ -171,6 +171,11 @@ export interface BuildLimits {
   memory: number;
   /** Memory + swap in bytes (equal to memory: no swap). */
   memswap: number;
+  /**
+   * The parent cgroup of the RUN containers (`cgroupparent`; absent:
+   * Docker's own, `/docker`), see lib/services/build_cgroup.ts.
+   */
+  cgroupParent?: string;
 }
 
 /** Thrown when the engine reports a failed build; carries the last lines. */
@@ -190,6 +195,8 @@ export class RuntimeUnavailableError extends Error {
 export interface ContainerRuntime {
   /** Resolves when the engine answers; throws RuntimeUnavailableError otherwise. */
   ping(): Promise<void>;
+  /** The engine's cgroup driver (`cgroupfs`, `systemd`), if it says. */
+  cgroupDriver?(): Promise<string>;
   /** Builds an image; each log line goes to `onLine`. Throws BuildError. */
   build(opts: BuildOptions, onLine: (line: string) => void): Promise<string>;
   /** Pulls `ref`; each progress line goes to `onLine`. */

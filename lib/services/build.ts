@@ -9,7 +9,8 @@
  * Builds yield to serving: one at a time per host (`BuildQueue`), a push
  * that waits says for whom, `[docker] build_timeout` bounds waiting and
  * building together, and the RUN containers get a low CPU weight, a CFS
- * quota (`build_cpus`) and a memory limit (`build_memory`).
+ * quota (`build_cpus`) and a memory limit (`build_memory`), under a parent
+ * cgroup marked idle where Docker and the host allow (build_cgroup.ts).
  */
 import { parse } from "smol-toml";
 import { type Clock, realClock } from "../clock.ts";
@@ -50,6 +51,7 @@ export function buildCores(buildCpus: number, cores: number): number {
 export function buildLimits(
   docker: { buildCpus: number; buildMemory: number },
   cores: number = navigator.hardwareConcurrency,
+  cgroupParent: string | null = null,
 ): BuildLimits {
   const cpus = buildCores(docker.buildCpus, cores);
   return {
@@ -58,6 +60,7 @@ export function buildLimits(
     cpuQuota: Math.round(cpus * BUILD_CPU_PERIOD_US),
     memory: docker.buildMemory,
     memswap: docker.buildMemory, // no swap beyond the limit
+    ...(cgroupParent ? { cgroupParent } : {}),
   };
 }
 
@@ -197,6 +200,8 @@ export async function buildRelease(
     queue?: BuildQueue;
     /** `[docker] build_cpus`, `build_memory`, `build_timeout`. */
     docker?: { buildCpus: number; buildMemory: number; buildTimeout: number };
+    /** The builds' parent cgroup (build_cgroup.ts; null: Docker's own). */
+    cgroupParent?: string | null;
   },
 ): Promise<string> {
   const { dir, spec, release, progress } = opts;
@@ -225,7 +230,11 @@ export async function buildRelease(
   const tag = imageRef(spec.service, release);
   const docker = opts.docker ??
     { buildCpus: 0, buildMemory: 0, buildTimeout: 30 * 60_000 };
-  const limits = buildLimits(docker);
+  const limits = buildLimits(
+    docker,
+    navigator.hardwareConcurrency,
+    opts.cgroupParent ?? null,
+  );
   const ignore = await readIgnoreList(dir);
   // one label only: the classic builder adds a build step per label;
   // service and release are in the tag. The step is streamed to the

@@ -10,6 +10,7 @@
 import { InputError, NotFoundError } from "../errors.ts";
 import type { ServiceSpec } from "../spec/types.ts";
 import { BuildQueue, buildRelease, ReleaseBuildError } from "./build.ts";
+import { type BuildCgroup, prepareBuildCgroup } from "./build_cgroup.ts";
 import {
   checkPublish,
   checkVolumes,
@@ -74,6 +75,29 @@ export class Deployer {
 
   /** One build at a time on this host. */
   readonly builds: BuildQueue;
+
+  #buildCgroup: Promise<BuildCgroup | null> | null = null;
+
+  /**
+   * The builds' parent cgroup, set up on the first build (logged once);
+   * asked again after an engine that did not answer.
+   */
+  #buildParent(): Promise<string | null> {
+    const { runtime, log } = this.ctx;
+    if (!runtime.cgroupDriver) return Promise.resolve(null);
+    this.#buildCgroup ??= runtime.cgroupDriver().then(
+      async (driver) => {
+        const cg = await prepareBuildCgroup(driver);
+        log.info(cg.note);
+        return cg;
+      },
+      () => {
+        this.#buildCgroup = null;
+        return null;
+      },
+    );
+    return this.#buildCgroup.then((cg) => cg?.parent ?? null);
+  }
 
   constructor(readonly ctx: DeployContext) {
     this.builds = new BuildQueue(ctx.clock);
@@ -167,6 +191,7 @@ export class Deployer {
         dataDir: ctx.config.server.dataDir,
         queue: this.builds,
         docker: ctx.config.docker,
+        cgroupParent: await this.#buildParent(),
       });
     } catch (err) {
       if (!(err instanceof ReleaseBuildError)) throw err;

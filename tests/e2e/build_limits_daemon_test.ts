@@ -2,7 +2,8 @@
  * Issue 25.1 end to end: a daemon started from a config.toml that sets
  * `[docker] build_cpus`, `build_memory` and `build_timeout`, and real
  * `mypaas push`es over loopback HTTP. A RUN step reads its own cgroup (cgroup
- * v1 here: cpu.shares, cpu.cfs_quota_us, memory.limit_in_bytes), a step that
+ * v1 here: cpu.shares, cpu.cfs_quota_us, memory.limit_in_bytes, and its place
+ * under the idle parent /mypaas-builds), a step that
  * allocates past build_memory fails the push naming the limit, a second push
  * says it waits for the first, and build_timeout (set by a SIGHUP reload)
  * stops a slow build; the serving release answers through the proxy before
@@ -143,23 +144,40 @@ min_workers = 0
     const cg = "/sys/fs/cgroup";
     const v1 = await push(
       await app(web, "v1", [
-        `RUN echo "cgroup-limits: shares=$(cat ${cg}/cpu/cpu.shares) quota=$(cat ${cg}/cpu/cpu.cfs_quota_us) period=$(cat ${cg}/cpu/cpu.cfs_period_us) memory=$(cat ${cg}/memory/memory.limit_in_bytes)"`,
+        `RUN echo "cgroup-limits: shares=$(cat ${cg}/cpu/cpu.shares) quota=$(cat ${cg}/cpu/cpu.cfs_quota_us) period=$(cat ${cg}/cpu/cpu.cfs_period_us) memory=$(cat ${cg}/memory/memory.limit_in_bytes) in=$(grep :cpu: /proc/self/cgroup)"`,
       ]),
     );
     assertEquals(v1.code, 0, `${v1.stdout}\n${v1.stderr}\n${daemon.output}`);
     const m =
-      /cgroup-limits: shares=(\d+) quota=(-?\d+) period=(\d+) memory=(\d+)/
+      /cgroup-limits: shares=(\d+) quota=(-?\d+) period=(\d+) memory=(\d+) in=\d+:cpu:(\S+)/
         .exec(v1.stdout);
     assert(m, v1.stdout);
     assertEquals(
-      { shares: m[1], quota: m[2], period: m[3], memory: m[4] },
+      {
+        shares: m[1],
+        quota: m[2],
+        period: m[3],
+        memory: m[4],
+        parent: m[5]!.split("/").slice(0, -1).join("/"),
+      },
       {
         shares: "2",
         quota: "50000",
         period: "100000",
         memory: String(BUILD_MEMORY),
+        parent: "/mypaas-builds",
       },
       "the RUN step's cgroup does not hold the config's build limits",
+    );
+    // the builds' parent runs only on idle CPU (SCHED_IDLE, Linux 5.15+)
+    assertEquals(
+      (await Deno.readTextFile("/sys/fs/cgroup/cpu/mypaas-builds/cpu.idle"))
+        .trim(),
+      "1",
+    );
+    assertStringIncludes(
+      daemon.output,
+      "builds run in /sys/fs/cgroup/cpu/mypaas-builds with cpu.idle 1",
     );
     await serves("v1");
 
