@@ -10,32 +10,29 @@
  * - `fork`: a loop that runs `date` on every turn (as npm scripts,
  *   configure and make do: fork, exec, exit).
  *
- * Each build kind is measured in each variant between two calm runs of the
- * same length, and printed as a ratio to their mean (the machine may be
- * shared, so the adjacent calm is the fair reference; both calm figures are
- * printed, so drift shows):
+ * Each variant runs calm, cpu build, calm, fork build, calm; each build is
+ * printed as a ratio to the mean of the calm runs around it (the machine may
+ * be shared, so the adjacent calm is the fair reference; both calm figures
+ * are printed, so drift shows):
  *
  * - `none`: `docker build` (classic builder) with no limits: what a build got
  *   before issue 25 (Docker's defaults: cpu.shares 1024, no quota);
- * - `daemon`: the build pushed through the daemon (control socket deploy),
- *   with its default limits (cpu.shares 2, build_cpus = all but one core,
- *   build_memory 2g);
- * - `cpuset`: the daemon's limits plus `--cpuset-cpus` pinning the build to
- *   the last core (an alternative the daemon does not apply);
- * - `quota50`: the daemon's limits with half a core of quota;
- * - `parent`: the daemon's limits under a parent cgroup of their own
- *   (`--cgroup-parent`) whose cpu.shares is 2, so the build's weight counts
- *   against the daemon's processes, not only inside Docker's `/docker`;
- * - `idle`: the same parent with `cpu.idle = 1` (SCHED_IDLE for the group,
- *   Linux 5.15+): the build runs only on CPU nothing else wants.
- *
- * `parent` and `idle` write cgroup v1 files (root); the bench removes them.
+ * - `noparent`: `docker build` with the daemon's limits (cpu.shares 2, a
+ *   quota of all but one core, memory 2g) in Docker's own `/docker` cgroup;
+ * - `daemon`: the build pushed through the daemon (control socket deploy):
+ *   the same limits under its idle parent cgroup `/mypaas-builds`
+ *   (lib/services/build_cgroup.ts), where Docker and the host allow it;
+ * - `cpuset`: `noparent` plus `--cpuset-cpus` pinning the build to the last
+ *   core (an alternative the daemon does not apply);
+ * - `quota50`: `noparent` with half a core of quota;
+ * - `parent`: `noparent` under a parent cgroup at cpu.shares 2, not idle
+ *   (cgroup v1 files, written as root and removed after).
  *
  * The build is stopped (its RUN container killed) as soon as its wrk run
- * ends. Loopback only; about 35 s per variant.
+ * ends. Loopback only; about 30 s per variant.
  *
  * Run alone: `deno run -A bench/build_starvation.ts [--seconds 5]
- * [--variants none,daemon]`.
+ * [--variants none,noparent,daemon]`.
  */
 import { ControlClient } from "../lib/api/control_client.ts";
 import { BUILD_CPU_SHARES, buildLimits } from "../lib/services/build.ts";
@@ -58,8 +55,8 @@ function flag(name: string, fallback: string): string {
 }
 
 const SECONDS = Number(flag("seconds", "5"));
-const VARIANTS = flag("variants", "none,daemon").split(",");
-const KNOWN = ["none", "daemon", "cpuset", "quota50", "parent", "idle"];
+const VARIANTS = flag("variants", "none,noparent,daemon").split(",");
+const KNOWN = ["none", "noparent", "daemon", "cpuset", "quota50", "parent"];
 if (
   !(SECONDS > 0 && SECONDS <= 15) || VARIANTS.some((v) => !KNOWN.includes(v))
 ) {
@@ -75,12 +72,11 @@ const CORES = navigator.hardwareConcurrency;
 /** The parent cgroup of the `parent` and `idle` variants. */
 const PARENT = `mypaas-bench-build-${crypto.randomUUID().slice(0, 8)}`;
 
-/** Makes the parent cgroup (cgroup v1 cpu controller) for `variant`. */
-async function makeParent(variant: string): Promise<void> {
+/** Makes the `parent` variant's cgroup: cpu.shares 2, not idle (v1). */
+async function makeParent(): Promise<void> {
   const cpu = `/sys/fs/cgroup/cpu/${PARENT}`;
   await Deno.mkdir(cpu, { recursive: true });
-  await Deno.writeTextFile(`${cpu}/cpu.idle`, variant === "idle" ? "1" : "0");
-  if (variant === "parent") await Deno.writeTextFile(`${cpu}/cpu.shares`, "2");
+  await Deno.writeTextFile(`${cpu}/cpu.shares`, "2");
 }
 
 /** Removes the parent cgroup from every hierarchy Docker made it in. */
@@ -121,8 +117,9 @@ function cliFlags(variant: string): string[] {
       return [];
     case "cpuset":
       return [...daemonLike, `--cpuset-cpus=${CORES - 1}`];
+    case "noparent":
+      return daemonLike;
     case "parent":
-    case "idle":
       return [...daemonLike, `--cgroup-parent=/${PARENT}`];
     case "quota50":
       return [
@@ -307,9 +304,9 @@ try {
   const summary: string[] = [];
   for (const variant of VARIANTS) {
     const ratios: string[] = [];
-    if (variant === "parent" || variant === "idle") await makeParent(variant);
+    if (variant === "parent") await makeParent();
+    let calm = await wrk(port, host);
     for (const kind of ["cpu", "fork"] as const) {
-      const calm = await wrk(port, host);
       const build = await startBuild(variant, kind);
       const seen = await limitsOf(builders.at(-1)!);
       let busy: Wrk;
@@ -330,6 +327,7 @@ try {
           ratio.toFixed(2)
         }x  [${seen}]${busy.errors ? `  ${busy.errors}` : ""}`,
       );
+      calm = after;
     }
     summary.push(`${variant}: ${ratios.join(", ")}`);
   }
