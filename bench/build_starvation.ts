@@ -11,8 +11,9 @@
  *   configure and make do: fork, exec, exit).
  *
  * Each variant runs calm, cpu build, calm, fork build, calm; each build is
- * printed as a ratio to the mean of the calm runs around it (the machine may
- * be shared, so the adjacent calm is the fair reference; both calm figures
+ * printed as a ratio to the better of the calm runs around it (the machine
+ * may be shared, so the adjacent calm is the fair reference, and the better
+ * one keeps a disturbed calm run from flattering the ratio; both calm figures
  * are printed, so drift shows):
  *
  * - `none`: `docker build` (classic builder) with no limits: what a build got
@@ -316,7 +317,7 @@ try {
         await build.stop();
       }
       const after = await wrk(port, host);
-      const ratio = busy.rps / ((calm.rps + after.rps) / 2);
+      const ratio = busy.rps / Math.max(calm.rps, after.rps);
       ratios.push(`${kind} ${ratio.toFixed(2)}x`);
       console.log(
         `${variant.padEnd(8)} ${kind.padEnd(5)} calm ${fmt(calm.rps)}/${
