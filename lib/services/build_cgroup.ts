@@ -33,6 +33,20 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
+ * Writes `value` to `path`, or accepts a file that already holds it (a
+ * read-only /sys/fs/cgroup, as under `ProtectControlGroups=`, with the
+ * cgroup made before: by an earlier run or by the operator).
+ */
+async function setOrHas(path: string, value: string): Promise<void> {
+  try {
+    await Deno.writeTextFile(path, value);
+  } catch (err) {
+    const now = await Deno.readTextFile(path).catch(() => "");
+    if (now.trim() !== value) throw err;
+  }
+}
+
+/**
  * Makes `/mypaas-builds` (cgroup v1: in the cpu hierarchy; v2: at the root)
  * with `cpu.idle` 1, else cpu.shares 2 / cpu.weight 1, for Docker's cgroup
  * `driver`; idempotent. Never throws: a parent it cannot make is null.
@@ -65,7 +79,7 @@ export async function prepareBuildCgroup(
   try {
     await Deno.mkdir(dir, { recursive: true });
     if (await exists(`${dir}/cpu.idle`)) {
-      await Deno.writeTextFile(`${dir}/cpu.idle`, "1");
+      await setOrHas(`${dir}/cpu.idle`, "1");
       return {
         parent: `/${BUILD_CGROUP}`,
         note:
@@ -77,7 +91,7 @@ export async function prepareBuildCgroup(
         `${dir} has no ${weight[0]} (cpu controller not enabled)`,
       );
     }
-    await Deno.writeTextFile(`${dir}/${weight[0]}`, weight[1]);
+    await setOrHas(`${dir}/${weight[0]}`, weight[1]);
     return {
       parent: `/${BUILD_CGROUP}`,
       note: `builds run in ${dir} at ${weight[0]} ${weight[1]}`,
