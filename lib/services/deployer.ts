@@ -88,7 +88,8 @@ export class Deployer {
     this.#buildCgroup ??= runtime.cgroupDriver().then(
       async (driver) => {
         const cg = await prepareBuildCgroup(driver);
-        log.info(cg.note);
+        if (cg.parent) log.info(cg.note);
+        else log.warn(cg.note);
         return cg;
       },
       () => {
