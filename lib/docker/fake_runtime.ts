@@ -7,6 +7,7 @@
  * `RUN false` / `RUN exit N` line fails the build.
  */
 import { contextFiles } from "./build_context.ts";
+import { FakeImages } from "./_fake_images.ts";
 import {
   fakeBuildSteps,
   type FakeImage,
@@ -31,14 +32,14 @@ import {
 /** An in-memory container engine. Fields are public for test assertions. */
 export class FakeRuntime implements ContainerRuntime {
   readonly containers = new Map<string, ContainerDetails>();
-  readonly images = new Map<string, FakeImage>();
+  readonly #images = new FakeImages();
+  readonly images: Map<string, FakeImage> = this.#images.map;
   readonly networks = new Map<string, Record<string, string>>();
   readonly logLines = new Map<string, LogLine[]>();
   /** Builds done, in order (tags). */
   readonly builds: string[] = [];
   /** Set to make every call throw RuntimeUnavailableError. */
   down = false;
-  #seq = 0;
   #ip = 2;
   readonly #listeners = new Set<(e: RuntimeEvent) => void>();
   readonly #history: RuntimeEvent[] = [];
@@ -50,15 +51,7 @@ export class FakeRuntime implements ContainerRuntime {
 
   /** Adds an image as if pulled or imported. */
   addImage(ref: string, labels: Record<string, string> = {}): string {
-    const id = `sha256:${(++this.#seq).toString(16).padStart(64, "0")}`;
-    this.images.set(id, {
-      id,
-      tags: new Set([normalize(ref)]),
-      labels,
-      created: Date.now(),
-      files: [],
-    });
-    return id;
+    return this.#images.add(ref, labels);
   }
 
   /** Appends a log line to a container (tests). */
@@ -93,9 +86,9 @@ export class FakeRuntime implements ContainerRuntime {
       extraIgnore: opts.ignore,
       dockerfile,
     });
-    const say = fakeBuildSteps(text, (ref) => !!this.#findImage(ref), onLine);
+    const say = fakeBuildSteps(text, (ref) => !!this.#images.find(ref), onLine);
     const id = this.addImage(opts.tag, opts.labels ?? {});
-    this.#untagOthers(normalize(opts.tag), id);
+    this.#images.untagOthers(normalize(opts.tag), id);
     this.images.get(id)!.files = files;
     this.builds.push(opts.tag);
     say(`Successfully built ${id.slice(7, 19)}`);
@@ -111,7 +104,7 @@ export class FakeRuntime implements ContainerRuntime {
 
   create(opts: ContainerCreate): Promise<string> {
     this.#check();
-    const img = this.#findImage(opts.image);
+    const img = this.#images.find(opts.image);
     if (!img) {
       return Promise.reject(new Error(`No such image: ${opts.image}`));
     }
@@ -326,45 +319,36 @@ export class FakeRuntime implements ContainerRuntime {
 
   inspectImage(ref: string): Promise<ImageSummary | null> {
     this.#check();
-    const img = this.#findImage(ref);
-    return Promise.resolve(img ? summary(img) : null);
+    return Promise.resolve(this.#images.inspect(ref));
   }
 
   listImages(repo: string): Promise<ImageSummary[]> {
     this.#check();
-    const out: ImageSummary[] = [];
-    for (const img of this.images.values()) {
-      const tags = [...img.tags].filter((t) => t.startsWith(`${repo}:`));
-      if (tags.length) out.push({ ...summary(img), tags });
-    }
-    return Promise.resolve(out);
+    return Promise.resolve(this.#images.list(repo));
   }
 
   tagImage(ref: string, repo: string, tag: string): Promise<void> {
     this.#check();
-    const img = this.#findImage(ref);
-    if (!img) return Promise.reject(new Error(`No such image: ${ref}`));
-    this.#untagOthers(`${repo}:${tag}`, img.id);
-    img.tags.add(`${repo}:${tag}`);
-    return Promise.resolve();
+    try {
+      this.#images.tag(ref, repo, tag);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   removeImage(ref: string, opts: { force?: boolean } = {}): Promise<void> {
     this.#check();
-    const img = this.#findImage(ref);
-    if (!img) return Promise.resolve();
-    const inUse = [...this.containers.values()].some((c) =>
-      c.imageId === img.id
-    );
-    if (img.tags.size <= 1 && inUse && !opts.force) {
-      return Promise.reject(
-        new Error(`conflict: unable to remove ${ref}: image is in use`),
+    try {
+      this.#images.remove(
+        ref,
+        !!opts.force,
+        (id) => [...this.containers.values()].some((c) => c.imageId === id),
       );
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
     }
-    if (ref.startsWith("sha256:")) img.tags.clear();
-    else img.tags.delete(normalize(ref));
-    if (img.tags.size === 0) this.images.delete(img.id);
-    return Promise.resolve();
   }
 
   ensureNetwork(name: string, labels: Record<string, string> = {}) {
@@ -404,21 +388,6 @@ export class FakeRuntime implements ContainerRuntime {
     let l = this.logLines.get(id);
     if (!l) this.logLines.set(id, l = []);
     return l;
-  }
-
-  #findImage(ref: string): FakeImage | undefined {
-    if (this.images.has(ref)) return this.images.get(ref);
-    const n = normalize(ref);
-    for (const img of this.images.values()) {
-      if (img.tags.has(n) || img.id.startsWith(ref)) return img;
-    }
-    return undefined;
-  }
-
-  #untagOthers(tag: string, keep: string) {
-    for (const img of this.images.values()) {
-      if (img.id !== keep) img.tags.delete(tag);
-    }
   }
 
   #emit(action: string, c: ContainerDetails) {
