@@ -36,6 +36,12 @@ export interface ResolvedConfig {
     logMaxFiles: number;
     /** Most bytes `mypaas.logs` may ask for: SIZE x COUNT. */
     logMaxTotal: number;
+    /** Cores a build may use (0: all but one, at least one). */
+    buildCpus: number;
+    /** Bytes a build's RUN steps may use (0: no limit). */
+    buildMemory: number;
+    /** Ms a push may wait for the build queue and build together. */
+    buildTimeout: number;
   };
   proxy: {
     maxBody: number;

@@ -144,6 +144,9 @@ export function resolveConfig(
       logMaxSize: d.log_max_size as number,
       logMaxFiles: d.log_max_files as number,
       logMaxTotal: d.log_max_total as number,
+      buildCpus: d.build_cpus as number,
+      buildMemory: d.build_memory as number,
+      buildTimeout: d.build_timeout as number,
     },
     proxy: {
       maxBody: p.max_body as number,
@@ -188,6 +191,13 @@ export function resolveConfig(
     );
   }
   checkLogLimits(config, where);
+  if (config.docker.buildMemory > 0 && config.docker.buildMemory < 6 << 20) {
+    throw new ConfigError(
+      `${
+        where("docker", "build_memory")
+      }: [docker] build_memory must be at least "6m" (Docker's minimum), got ${config.docker.buildMemory} bytes`,
+    );
+  }
   return config;
 }
 
@@ -259,6 +269,11 @@ function convert(
     case "ratio":
       if (typeof value !== "number" || value < 0 || value > 1) {
         throw bad("a number from 0 to 1");
+      }
+      return value;
+    case "cpus":
+      if (typeof value !== "number" || value < 0 || value > 1024) {
+        throw bad("a number of cores such as 1 or 1.5 (0: all but one)");
       }
       return value;
     case "duration": {

@@ -15,6 +15,7 @@ export type KeyType =
   | "port"
   | "int"
   | "ratio"
+  | "cpus"
   | "duration"
   | "size"
   | "strings";
@@ -158,6 +159,22 @@ export const SCHEMA = {
       type: "size",
       default: "100m",
       doc: "most log one container may keep; caps mypaas.logs=SIZE COUNT",
+    },
+    build_cpus: {
+      type: "cpus",
+      default: 0,
+      doc:
+        "CPU cores a build may use (a CFS quota; 0: all but one core, at least one)",
+    },
+    build_memory: {
+      type: "size",
+      default: "2g",
+      doc: "memory a build's RUN steps may use; past it the build is killed",
+    },
+    build_timeout: {
+      type: "duration",
+      default: "30m",
+      doc: "longest a push may wait for the build queue and build together",
     },
   },
   proxy: {

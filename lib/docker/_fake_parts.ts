@@ -35,9 +35,10 @@ export function fakeBuildSteps(
     }
     const run = /^\s*RUN\s+(.*)$/i.exec(line);
     if (run && /^(false|exit [1-9]\d*)$/.test(run[1]!.trim())) {
-      const msg = `The command '/bin/sh -c ${
-        run[1]!.trim()
-      }' returned a non-zero code: 1`;
+      const cmd = run[1]!.trim();
+      const code = cmd === "false" ? 1 : Number(cmd.slice(5));
+      const msg =
+        `The command '/bin/sh -c ${cmd}' returned a non-zero code: ${code}`;
       say(msg);
       throw new BuildError(`build failed: ${msg}`, last);
     }

@@ -19,6 +19,7 @@ import {
 } from "./_dockerode_util.ts";
 import {
   BuildError,
+  type BuildLimits,
   type BuildOptions,
   type ContainerCreate,
   type ContainerDetails,
@@ -94,7 +95,9 @@ export class DockerRuntime implements ContainerRuntime {
         labels: opts.labels ?? {},
         rm: true,
         forcerm: true,
-      },
+        ...buildLimitParams(opts.limits),
+        ...(opts.signal ? { abortSignal: opts.signal } : {}),
+      } as Docker.ImageBuildOptions,
     );
     const last: string[] = [];
     let imageId = "";
@@ -383,4 +386,21 @@ export class DockerRuntime implements ContainerRuntime {
   async removeNetwork(name: string): Promise<void> {
     await ignoreStatus(this.#docker.getNetwork(name).remove(), 404);
   }
+}
+
+/** `/build` query parameters for `limits` (none when absent). */
+export function buildLimitParams(
+  limits: BuildLimits | undefined,
+): Record<string, number> {
+  if (!limits) return {};
+  const out: Record<string, number> = {
+    cpushares: limits.cpuShares,
+    cpuperiod: limits.cpuPeriod,
+    cpuquota: limits.cpuQuota,
+  };
+  if (limits.memory > 0) {
+    out.memory = limits.memory;
+    out.memswap = limits.memswap;
+  }
+  return out;
 }

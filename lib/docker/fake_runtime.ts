@@ -38,6 +38,13 @@ export class FakeRuntime implements ContainerRuntime {
   readonly logLines = new Map<string, LogLine[]>();
   /** Builds done, in order (tags). */
   readonly builds: string[] = [];
+  /** The options of every build begun, in order. */
+  readonly buildOptions: BuildOptions[] = [];
+  /**
+   * When set, each build awaits it before finishing (tests hold a build
+   * open); an abort of the build's signal rejects it.
+   */
+  buildGate: ((opts: BuildOptions) => Promise<void>) | null = null;
   /** Set to make every call throw RuntimeUnavailableError. */
   down = false;
   #ip = 2;
@@ -80,6 +87,16 @@ export class FakeRuntime implements ContainerRuntime {
     onLine: (line: string) => void,
   ): Promise<string> {
     this.#check();
+    this.buildOptions.push(opts);
+    if (this.buildGate) {
+      const gate = this.buildGate(opts);
+      await new Promise<void>((resolve, reject) => {
+        const abort = () => reject(new Error("build aborted"));
+        if (opts.signal?.aborted) return abort();
+        opts.signal?.addEventListener("abort", abort, { once: true });
+        gate.then(resolve, reject);
+      });
+    }
     const dockerfile = opts.dockerfile ?? "Dockerfile";
     const text = await Deno.readTextFile(`${opts.dir}/${dockerfile}`);
     const files = await contextFiles(opts.dir, {

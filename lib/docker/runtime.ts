@@ -149,6 +149,28 @@ export interface BuildOptions {
   labels?: Record<string, string>;
   /** Extra ignore patterns (mypaas.toml `ignore`). */
   ignore?: string[];
+  /** Resource limits of the build's RUN containers. */
+  limits?: BuildLimits;
+  /** Aborting it stops the build (the engine cancels it). */
+  signal?: AbortSignal;
+}
+
+/**
+ * What the Engine API's `/build` takes for its RUN containers
+ * (`cpushares`, `cpuperiod`, `cpuquota`, `memory`, `memswap`); the classic
+ * builder applies them to each step's container cgroup.
+ */
+export interface BuildLimits {
+  /** Relative CPU weight (a container's default is 1024). */
+  cpuShares: number;
+  /** CFS period in microseconds. */
+  cpuPeriod: number;
+  /** CFS quota in microseconds per period (cores x period). */
+  cpuQuota: number;
+  /** Memory limit in bytes (0: none). */
+  memory: number;
+  /** Memory + swap in bytes (equal to memory: no swap). */
+  memswap: number;
 }
 
 /** Thrown when the engine reports a failed build; carries the last lines. */

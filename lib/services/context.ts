@@ -4,6 +4,7 @@
  * operations the strategies, recovery, restarts and liveness share: start a
  * replica, wait until it is ready, put it into and take it out of traffic.
  */
+import type { Clock } from "../clock.ts";
 import type { ResolvedConfig } from "../config/mod.ts";
 import type { ContainerRuntime } from "../docker/mod.ts";
 import type { Logger } from "../log.ts";
@@ -33,6 +34,8 @@ export interface DeployContext {
   owner: string;
   /** How long a new container may take to become ready. */
   readyTimeoutMs: number;
+  /** Time for the build queue's timeout (default: the real clock). */
+  clock?: Clock;
 }
 
 /** One container of a service. */

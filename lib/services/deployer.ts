@@ -9,7 +9,7 @@
  */
 import { InputError, NotFoundError } from "../errors.ts";
 import type { ServiceSpec } from "../spec/types.ts";
-import { buildRelease, ReleaseBuildError } from "./build.ts";
+import { BuildQueue, buildRelease, ReleaseBuildError } from "./build.ts";
 import {
   checkPublish,
   checkVolumes,
@@ -72,7 +72,11 @@ export class Deployer {
   /** Restarts done by the liveness monitor, per container id. */
   readonly livenessRestarts: Map<string, number> = new Map();
 
+  /** One build at a time on this host. */
+  readonly builds: BuildQueue;
+
   constructor(readonly ctx: DeployContext) {
+    this.builds = new BuildQueue(ctx.clock);
     this.markers = new DeployMarkers(`${ctx.config.server.dataDir}/deploys`);
   }
 
@@ -161,6 +165,8 @@ export class Deployer {
         release,
         progress,
         dataDir: ctx.config.server.dataDir,
+        queue: this.builds,
+        docker: ctx.config.docker,
       });
     } catch (err) {
       if (!(err instanceof ReleaseBuildError)) throw err;

@@ -60,9 +60,18 @@ GREETING = "hi"
     );
     assert(second.output.includes(`${dir}/data/daemon.lock`), second.output);
 
-    // Nothing of the first daemon was touched: the same socket files (same
-    // inodes), and it still serves.
-    assertEquals(await tree(`${dir}/data/functions/_sockets`), sockets);
+    // Nothing of the first daemon was touched: its socket files are all
+    // there with the same inodes (its pool may have booted another standby
+    // meanwhile), none is the second daemon's, and it still serves.
+    const after = await tree(`${dir}/data/functions/_sockets`);
+    for (const s of sockets) {
+      assert(after.includes(s), `${s} kept:\n${after.join("\n")}`);
+    }
+    const secondPid = second.child.pid;
+    assert(
+      !after.some((p) => p.includes(`/wp${secondPid}-`)),
+      `no socket of the second daemon:\n${after.join("\n")}`,
+    );
     assertEquals((await Deno.lstat(socket)).ino, controlIno);
     assertEquals((await get())?.status, 200);
     assertEquals(
