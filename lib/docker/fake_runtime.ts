@@ -7,6 +7,7 @@
  * `RUN false` / `RUN exit N` line fails the build.
  */
 import { contextFiles } from "./build_context.ts";
+import { FakeEvents } from "./_fake_events.ts";
 import { FakeImages } from "./_fake_images.ts";
 import {
   fakeBuildSteps,
@@ -14,7 +15,6 @@ import {
   fakeOutput,
   matches,
   normalize,
-  summary,
 } from "./_fake_parts.ts";
 import {
   type BuildOptions,
@@ -48,12 +48,11 @@ export class FakeRuntime implements ContainerRuntime {
   /** Set to make every call throw RuntimeUnavailableError. */
   down = false;
   #ip = 2;
-  readonly #listeners = new Set<(e: RuntimeEvent) => void>();
-  readonly #history: RuntimeEvent[] = [];
+  readonly #events = new FakeEvents();
 
   /** Event streams open now (tests wait for a watcher to follow again). */
   get eventStreams(): number {
-    return this.#listeners.size;
+    return this.#events.listeners;
   }
 
   /** Adds an image as if pulled or imported. */
@@ -266,37 +265,13 @@ export class FakeRuntime implements ContainerRuntime {
     return Promise.resolve(out);
   }
 
-  async *events(
+  events(
     labels: Record<string, string | true>,
     signal: AbortSignal,
     opts: { sinceMs?: number } = {},
   ): AsyncIterable<RuntimeEvent> {
     this.#check();
-    const since = opts.sinceMs;
-    const queue: RuntimeEvent[] = since === undefined ? [] : this.#history
-      .filter((e) => e.time >= since && matches(e.labels, labels));
-    let wake: (() => void) | undefined;
-    const listener = (e: RuntimeEvent) => {
-      if (e.action === "log" || !matches(e.labels, labels)) return;
-      queue.push(e);
-      wake?.();
-    };
-    const onAbort = () => wake?.();
-    this.#listeners.add(listener);
-    signal.addEventListener("abort", onAbort);
-    try {
-      while (!signal.aborted) {
-        if (queue.length) {
-          yield queue.shift()!;
-          continue;
-        }
-        await new Promise<void>((r) => wake = r);
-        wake = undefined;
-      }
-    } finally {
-      this.#listeners.delete(listener);
-      signal.removeEventListener("abort", onAbort);
-    }
+    return this.#events.stream(labels, signal, opts);
   }
 
   stats(id: string): Promise<ContainerStats> {
@@ -317,20 +292,7 @@ export class FakeRuntime implements ContainerRuntime {
       while (i < all.length) yield all[i++]!;
       if (!opts.follow || opts.signal?.aborted) return;
       if (!this.containers.has(c.id) || !c.running) return;
-      await new Promise<void>((resolve) => {
-        const l = (e: RuntimeEvent) => {
-          if (e.id !== c.id) return;
-          this.#listeners.delete(l);
-          opts.signal?.removeEventListener("abort", done);
-          resolve();
-        };
-        const done = () => {
-          this.#listeners.delete(l);
-          resolve();
-        };
-        this.#listeners.add(l);
-        opts.signal?.addEventListener("abort", done, { once: true });
-      });
+      await this.#events.next(c.id, opts.signal);
     }
   }
 
@@ -408,17 +370,6 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   #emit(action: string, c: ContainerDetails) {
-    const e: RuntimeEvent = {
-      action,
-      id: c.id,
-      name: c.name,
-      labels: { ...c.labels },
-      time: Date.now(),
-    };
-    if (action !== "log") {
-      this.#history.push(e);
-      if (this.#history.length > 1000) this.#history.shift();
-    }
-    for (const l of [...this.#listeners]) l(e);
+    this.#events.emit(action, c);
   }
 }
