@@ -5,7 +5,7 @@
 import { resolveConfig } from "../lib/config/mod.ts";
 import type { ResolvedConfig } from "../lib/config/mod.ts";
 import { FunctionsPlatform } from "../lib/daemon/functions.ts";
-import type { FunctionRoutes } from "../lib/functions/deployments.ts";
+import type { FunctionRoutes } from "../lib/functions/target.ts";
 import { makeLogger, silentLogger } from "../lib/log.ts";
 
 export const FIXTURES = new URL("./fixtures/functions", import.meta.url)

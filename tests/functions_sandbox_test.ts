@@ -8,7 +8,7 @@
  * private, and the start-up check names a loosened path.
  */
 import { InputError } from "../lib/errors.ts";
-import type { FunctionRoutes } from "../lib/functions/deployments.ts";
+import type { FunctionRoutes } from "../lib/functions/target.ts";
 import { hostAddresses } from "../lib/isolates/net_policy.ts";
 import { loosePaths, warnLoosePaths } from "../lib/daemon/private_paths.ts";
 import { makeLogger } from "../lib/log.ts";

@@ -11,12 +11,12 @@
 import type { ResolvedConfig } from "../config/mod.ts";
 import { dataPaths } from "../config/mod.ts";
 import { InputError, isInputError } from "../errors.ts";
+import { FunctionDeployments } from "../functions/deployments.ts";
 import {
-  FunctionDeployments,
   type FunctionRequestInfo,
   type FunctionRoutes,
   releaseKey,
-} from "../functions/deployments.ts";
+} from "../functions/target.ts";
 import { formatLogLine, LogStore } from "../functions/log_store.ts";
 import { ReleaseStore } from "../functions/releases.ts";
 import { sanitizeName } from "../spec/mod.ts";

@@ -7,13 +7,14 @@
  * `RUN false` / `RUN exit N` line fails the build.
  */
 import { contextFiles } from "./build_context.ts";
+import { FakeEvents } from "./_fake_events.ts";
+import { FakeImages } from "./_fake_images.ts";
 import {
   fakeBuildSteps,
   type FakeImage,
   fakeOutput,
   matches,
   normalize,
-  summary,
 } from "./_fake_parts.ts";
 import {
   type BuildOptions,
@@ -31,7 +32,8 @@ import {
 /** An in-memory container engine. Fields are public for test assertions. */
 export class FakeRuntime implements ContainerRuntime {
   readonly containers = new Map<string, ContainerDetails>();
-  readonly images = new Map<string, FakeImage>();
+  readonly #images = new FakeImages();
+  readonly images: Map<string, FakeImage> = this.#images.map;
   readonly networks = new Map<string, Record<string, string>>();
   readonly logLines = new Map<string, LogLine[]>();
   /** Builds done, in order (tags). */
@@ -45,27 +47,17 @@ export class FakeRuntime implements ContainerRuntime {
   buildGate: ((opts: BuildOptions) => Promise<void>) | null = null;
   /** Set to make every call throw RuntimeUnavailableError. */
   down = false;
-  #seq = 0;
   #ip = 2;
-  readonly #listeners = new Set<(e: RuntimeEvent) => void>();
-  readonly #history: RuntimeEvent[] = [];
+  readonly #events = new FakeEvents();
 
   /** Event streams open now (tests wait for a watcher to follow again). */
   get eventStreams(): number {
-    return this.#listeners.size;
+    return this.#events.listeners;
   }
 
   /** Adds an image as if pulled or imported. */
   addImage(ref: string, labels: Record<string, string> = {}): string {
-    const id = `sha256:${(++this.#seq).toString(16).padStart(64, "0")}`;
-    this.images.set(id, {
-      id,
-      tags: new Set([normalize(ref)]),
-      labels,
-      created: Date.now(),
-      files: [],
-    });
-    return id;
+    return this.#images.add(ref, labels);
   }
 
   /** Appends a log line to a container (tests). */
@@ -110,9 +102,9 @@ export class FakeRuntime implements ContainerRuntime {
       extraIgnore: opts.ignore,
       dockerfile,
     });
-    const say = fakeBuildSteps(text, (ref) => !!this.#findImage(ref), onLine);
+    const say = fakeBuildSteps(text, (ref) => !!this.#images.find(ref), onLine);
     const id = this.addImage(opts.tag, opts.labels ?? {});
-    this.#untagOthers(normalize(opts.tag), id);
+    this.#images.untagOthers(normalize(opts.tag), id);
     this.images.get(id)!.files = files;
     this.builds.push(opts.tag);
     say(`Successfully built ${id.slice(7, 19)}`);
@@ -128,7 +120,7 @@ export class FakeRuntime implements ContainerRuntime {
 
   create(opts: ContainerCreate): Promise<string> {
     this.#check();
-    const img = this.#findImage(opts.image);
+    const img = this.#images.find(opts.image);
     if (!img) {
       return Promise.reject(new Error(`No such image: ${opts.image}`));
     }
@@ -273,37 +265,13 @@ export class FakeRuntime implements ContainerRuntime {
     return Promise.resolve(out);
   }
 
-  async *events(
+  events(
     labels: Record<string, string | true>,
     signal: AbortSignal,
     opts: { sinceMs?: number } = {},
   ): AsyncIterable<RuntimeEvent> {
     this.#check();
-    const since = opts.sinceMs;
-    const queue: RuntimeEvent[] = since === undefined ? [] : this.#history
-      .filter((e) => e.time >= since && matches(e.labels, labels));
-    let wake: (() => void) | undefined;
-    const listener = (e: RuntimeEvent) => {
-      if (e.action === "log" || !matches(e.labels, labels)) return;
-      queue.push(e);
-      wake?.();
-    };
-    const onAbort = () => wake?.();
-    this.#listeners.add(listener);
-    signal.addEventListener("abort", onAbort);
-    try {
-      while (!signal.aborted) {
-        if (queue.length) {
-          yield queue.shift()!;
-          continue;
-        }
-        await new Promise<void>((r) => wake = r);
-        wake = undefined;
-      }
-    } finally {
-      this.#listeners.delete(listener);
-      signal.removeEventListener("abort", onAbort);
-    }
+    return this.#events.stream(labels, signal, opts);
   }
 
   stats(id: string): Promise<ContainerStats> {
@@ -324,64 +292,42 @@ export class FakeRuntime implements ContainerRuntime {
       while (i < all.length) yield all[i++]!;
       if (!opts.follow || opts.signal?.aborted) return;
       if (!this.containers.has(c.id) || !c.running) return;
-      await new Promise<void>((resolve) => {
-        const l = (e: RuntimeEvent) => {
-          if (e.id !== c.id) return;
-          this.#listeners.delete(l);
-          opts.signal?.removeEventListener("abort", done);
-          resolve();
-        };
-        const done = () => {
-          this.#listeners.delete(l);
-          resolve();
-        };
-        this.#listeners.add(l);
-        opts.signal?.addEventListener("abort", done, { once: true });
-      });
+      await this.#events.next(c.id, opts.signal);
     }
   }
 
   inspectImage(ref: string): Promise<ImageSummary | null> {
     this.#check();
-    const img = this.#findImage(ref);
-    return Promise.resolve(img ? summary(img) : null);
+    return Promise.resolve(this.#images.inspect(ref));
   }
 
   listImages(repo: string): Promise<ImageSummary[]> {
     this.#check();
-    const out: ImageSummary[] = [];
-    for (const img of this.images.values()) {
-      const tags = [...img.tags].filter((t) => t.startsWith(`${repo}:`));
-      if (tags.length) out.push({ ...summary(img), tags });
-    }
-    return Promise.resolve(out);
+    return Promise.resolve(this.#images.list(repo));
   }
 
   tagImage(ref: string, repo: string, tag: string): Promise<void> {
     this.#check();
-    const img = this.#findImage(ref);
-    if (!img) return Promise.reject(new Error(`No such image: ${ref}`));
-    this.#untagOthers(`${repo}:${tag}`, img.id);
-    img.tags.add(`${repo}:${tag}`);
-    return Promise.resolve();
+    try {
+      this.#images.tag(ref, repo, tag);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   removeImage(ref: string, opts: { force?: boolean } = {}): Promise<void> {
     this.#check();
-    const img = this.#findImage(ref);
-    if (!img) return Promise.resolve();
-    const inUse = [...this.containers.values()].some((c) =>
-      c.imageId === img.id
-    );
-    if (img.tags.size <= 1 && inUse && !opts.force) {
-      return Promise.reject(
-        new Error(`conflict: unable to remove ${ref}: image is in use`),
+    try {
+      this.#images.remove(
+        ref,
+        !!opts.force,
+        (id) => [...this.containers.values()].some((c) => c.imageId === id),
       );
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
     }
-    if (ref.startsWith("sha256:")) img.tags.clear();
-    else img.tags.delete(normalize(ref));
-    if (img.tags.size === 0) this.images.delete(img.id);
-    return Promise.resolve();
   }
 
   ensureNetwork(name: string, labels: Record<string, string> = {}) {
@@ -423,33 +369,7 @@ export class FakeRuntime implements ContainerRuntime {
     return l;
   }
 
-  #findImage(ref: string): FakeImage | undefined {
-    if (this.images.has(ref)) return this.images.get(ref);
-    const n = normalize(ref);
-    for (const img of this.images.values()) {
-      if (img.tags.has(n) || img.id.startsWith(ref)) return img;
-    }
-    return undefined;
-  }
-
-  #untagOthers(tag: string, keep: string) {
-    for (const img of this.images.values()) {
-      if (img.id !== keep) img.tags.delete(tag);
-    }
-  }
-
   #emit(action: string, c: ContainerDetails) {
-    const e: RuntimeEvent = {
-      action,
-      id: c.id,
-      name: c.name,
-      labels: { ...c.labels },
-      time: Date.now(),
-    };
-    if (action !== "log") {
-      this.#history.push(e);
-      if (this.#history.length > 1000) this.#history.shift();
-    }
-    for (const l of [...this.#listeners]) l(e);
+    this.#events.emit(action, c);
   }
 }

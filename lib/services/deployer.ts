@@ -11,12 +11,7 @@ import { InputError, NotFoundError } from "../errors.ts";
 import type { ServiceSpec } from "../spec/types.ts";
 import { BuildQueue, buildRelease, ReleaseBuildError } from "./build.ts";
 import { type BuildCgroup, prepareBuildCgroup } from "./build_cgroup.ts";
-import {
-  checkPublish,
-  checkVolumes,
-  describeLog,
-  logLimits,
-} from "./container_config.ts";
+import { checkPublish, checkVolumes, logLimits } from "./container_config.ts";
 import { checkAdminDomain, checkPublishedPorts } from "./reserved.ts";
 import {
   addTraffic,
@@ -27,13 +22,14 @@ import {
   waitReplicaReady,
 } from "./context.ts";
 import { DeployMarkers } from "./deploy_marker.ts";
-import { imageRef, imageRepo, LABEL, specFromLabels } from "./labels.ts";
+import { imageRef, imageRepo, specFromLabels } from "./labels.ts";
 import { mergeLogs } from "./logs.ts";
 import { pruneReleaseEnv } from "./release_env.ts";
 import { imageReleases, nextRelease, prune, releaseSpec } from "./releases.ts";
 import { ServiceLocks } from "./service_locks.ts";
 import { recoverAll, type RecoveryOutcome } from "./recovery.ts";
 import { type DeployPhase, runStrategy } from "./strategies.ts";
+import { currentRelease, listServices, type ServiceStatus } from "./status.ts";
 
 /** How a deploy or rollback ended. */
 export interface ServiceDeployResult {
@@ -42,24 +38,6 @@ export interface ServiceDeployResult {
   /** The release serving now (the old one when `ok` is false). */
   release: number | null;
   error?: string;
-}
-
-/** One service as `list` shows it. */
-export interface ServiceStatus {
-  service: string;
-  release: number | null;
-  urls: string[];
-  /** "running", "deploying", "degraded" or "stopped". */
-  state: string;
-  instances: {
-    id: string;
-    name: string;
-    state: string;
-    restarts: number;
-    /** Its log driver and rotation (`describeLog`). */
-    log?: string;
-  }[];
-  releases: number[];
 }
 
 /** The container deploy engine. */
@@ -363,51 +341,13 @@ export class Deployer {
   }
 
   /** Every service this daemon runs. */
-  async list(): Promise<ServiceStatus[]> {
-    const { ctx } = this;
-    const byService = new Map<string, Replica[]>();
-    for (const r of await serviceReplicas(ctx)) {
-      const s = r.labels[LABEL.service] ?? "";
-      byService.set(s, [...(byService.get(s) ?? []), r]);
-    }
-    const out: ServiceStatus[] = [];
-    for (const [service, replicas] of [...byService].sort()) {
-      // while a deploy switches, the release it started from still counts
-      const release = this.#serving.has(service)
-        ? this.#serving.get(service)!
-        : currentRelease(replicas);
-      const mine = replicas.filter((r) => r.release === release);
-      const spec = specFromLabels(mine[0]?.labels ?? {});
-      const instances = [];
-      for (const r of mine) {
-        const c = await ctx.runtime.inspect(r.id);
-        instances.push({
-          id: r.id.slice(0, 12),
-          name: r.name,
-          state: c?.state ?? "gone",
-          restarts: (c?.restartCount ?? 0) +
-            (this.livenessRestarts.get(r.id) ?? 0),
-          ...(c ? { log: describeLog(c.log) } : {}),
-        });
-      }
-      const running = instances.filter((i) => i.state === "running").length;
-      const want = spec ? replicaCount(spec) : mine.length;
-      out.push({
-        service,
-        release,
-        urls: spec?.urls.map((u) => u.url) ?? [],
-        state: this.locks.busy(service)
-          ? `deploying (${this.phases.get(service) ?? "queued"})`
-          : running === 0
-          ? "stopped"
-          : running < want
-          ? "degraded"
-          : "running",
-        instances,
-        releases: await imageReleases(ctx, service),
-      });
-    }
-    return out;
+  list(): Promise<ServiceStatus[]> {
+    return listServices(this.ctx, {
+      serving: this.#serving,
+      busy: (service) => this.locks.busy(service),
+      phases: this.phases,
+      livenessRestarts: this.livenessRestarts,
+    });
   }
 
   /** Log lines of the service's current containers, `name | line`. */
@@ -421,13 +361,6 @@ export class Deployer {
     if (!mine.length) throw new NotFoundError(`no service named "${service}"`);
     yield* mergeLogs(this.ctx.runtime, mine, opts);
   }
-}
-
-/** The release serving: the newest with a running container, else the newest. */
-export function currentRelease(replicas: Replica[]): number | null {
-  const running = replicas.filter((r) => r.running).map((r) => r.release);
-  const pool = running.length ? running : replicas.map((r) => r.release);
-  return pool.length ? Math.max(...pool) : null;
 }
 
 function describe(service: string, release: number | null): string {

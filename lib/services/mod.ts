@@ -2,8 +2,9 @@
  * @module
  * Container deploys: build, strategies, releases, recovery, liveness.
  */
-export { currentRelease, Deployer } from "./deployer.ts";
-export type { ServiceDeployResult, ServiceStatus } from "./deployer.ts";
+export { Deployer } from "./deployer.ts";
+export type { ServiceDeployResult } from "./deployer.ts";
+export { currentRelease, type ServiceStatus } from "./status.ts";
 export type { DeployContext, Replica } from "./context.ts";
 export {
   checkPublish,
