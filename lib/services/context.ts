@@ -169,6 +169,7 @@ export async function addTraffic(
   ctx.traffic.addUpstream(spec.service, {
     id: r.id,
     url: `http://${host}:${t.port}`,
+    release: String(r.release),
     ...(spec.healthcheck ? { healthcheck: spec.healthcheck } : {}),
   });
 }
