@@ -2,8 +2,9 @@
  * @module
  * Ships container stdout/stderr as OTLP log records while telemetry
  * exports: every `intervalMs` it lists this daemon's running containers and
- * follows the output of each new one (from now on: no replay of old lines);
- * a container that went away ends its follower. Does nothing without an
+ * follows the output of each new one: from now on for those running when
+ * the daemon started (no replay of old lines), from their first line for
+ * those started since. A container that went away ends its follower. Does nothing without an
  * endpoint.
  */
 import type { ContainerRuntime } from "../docker/mod.ts";
@@ -26,6 +27,7 @@ export class ContainerLogs {
   readonly name = "container-logs";
   readonly #followed = new Map<string, AbortController>();
   #timer: ReturnType<typeof setInterval> | undefined;
+  #scanned = false;
 
   constructor(readonly opts: ContainerLogsOptions) {}
 
@@ -60,12 +62,13 @@ export class ContainerLogs {
       if (this.#followed.has(c.id)) continue;
       const ac = new AbortController();
       this.#followed.set(c.id, ac);
-      void this.#follow(c.id, {
+      void this.#follow(c.id, this.#scanned ? undefined : 0, {
         "mypaas.service": c.labels[LABEL.service]!,
         "mypaas.release": c.labels[LABEL.release] ?? "",
         "service.instance.id": c.name,
       }, ac.signal);
     }
+    this.#scanned = true;
     for (const [id, ac] of this.#followed) {
       if (!running.has(id)) {
         ac.abort();
@@ -76,12 +79,17 @@ export class ContainerLogs {
 
   async #follow(
     id: string,
+    tail: number | undefined,
     attrs: Record<string, string>,
     signal: AbortSignal,
   ): Promise<void> {
     try {
       for await (
-        const l of this.opts.runtime.logs(id, { follow: true, tail: 0, signal })
+        const l of this.opts.runtime.logs(id, {
+          follow: true,
+          signal,
+          ...(tail !== undefined ? { tail } : {}),
+        })
       ) {
         const sink = this.opts.sink();
         if (!sink) break;
