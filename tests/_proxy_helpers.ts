@@ -2,7 +2,10 @@
  * Helpers for the proxy tests: loopback backends on port 0, a proxy on
  * ephemeral ports, and a raw HTTP/1.1 client (fetch cannot set Host).
  */
-import { ProxyServer } from "../lib/proxy/proxy_server.ts";
+import {
+  ProxyServer,
+  type ProxyServerOptions,
+} from "../lib/proxy/proxy_server.ts";
 import { Router, type RouterOptions } from "../lib/proxy/router.ts";
 import type { CertSource } from "../lib/proxy/tls_server.ts";
 import type { ServiceSpec, SpecUrl } from "../lib/spec/types.ts";
@@ -115,6 +118,7 @@ export async function startProxy(
     router?: RouterOptions;
     certs?: CertSource;
     upstreamClient?: "h1" | "fetch";
+    observe?: ProxyServerOptions["observe"];
   } = {},
 ): Promise<TestProxy> {
   const router = new Router(opts.router);
@@ -124,6 +128,7 @@ export async function startProxy(
     ...(opts.certs ? { certs: opts.certs } : {}),
     listen: { http: 0, https: opts.certs ? 0 : false },
     ...(opts.upstreamClient ? { upstreamClient: opts.upstreamClient } : {}),
+    ...(opts.observe ? { observe: opts.observe } : {}),
   });
   await server.start();
   return {

@@ -27,6 +27,7 @@ export class AdminApi {
       log?: Logger;
       audit?: AuditSink;
       clock?: () => number;
+      metrics?: ApiDeps["metrics"];
     },
   ) {
     const log = opts.log ?? silentLogger;
@@ -39,6 +40,7 @@ export class AdminApi {
       clock: opts.clock ?? Date.now,
       log,
       ...(opts.functions ? { functions: opts.functions } : {}),
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
     };
     this.app = createApiApp(this.#deps);
   }

@@ -13,6 +13,7 @@ import { silentLogger } from "../log.ts";
 import { Authenticator, AuthError } from "./auth.ts";
 import type { ApiContext, ApiDeps, ApiEnv } from "./context.ts";
 import { registerFunctions } from "./functions_route.ts";
+import { registerMetrics } from "./metrics_route.ts";
 import { registerOps } from "./ops_routes.ts";
 import { registerPush } from "./push_route.ts";
 
@@ -66,5 +67,6 @@ export function createApiApp(deps: ApiDeps): Hono {
   registerPush(app, ctx);
   registerOps(app, ctx);
   registerFunctions(app, ctx);
+  registerMetrics(app, ctx);
   return app;
 }

@@ -46,6 +46,8 @@ export interface ApiDeps {
   log?: Logger;
   /** The function side, for `/daemon/functions/NAME`. */
   functions?: FunctionUploads;
+  /** The Prometheus page of `/daemon/metrics`. */
+  metrics?: () => { body: string; type: string };
 }
 
 /** Shared by the route files. */

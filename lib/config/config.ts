@@ -76,6 +76,15 @@ export interface ResolvedConfig {
     s3AccessKey: string;
     s3SecretKey: string;
   };
+  telemetry: {
+    otlpEndpoint: string;
+    otlpUser: string;
+    otlpPassword: string;
+    otlpHeaders: Record<string, string>;
+    sampleRatio: number;
+    serviceName: string;
+    metricsToken: string;
+  };
   /** Secrets for `mypaas.env=KEY`. */
   env: Record<string, string>;
 }
@@ -93,5 +102,6 @@ export function dataPaths(config: ResolvedConfig) {
     audit: `${d}/audit.log`,
     cache: config.cache.dir || `${d}/cache`,
     tmp: `${d}/tmp`,
+    metrics: `${d}/metrics`,
   };
 }

@@ -116,7 +116,8 @@ export function resolveConfig(
     d = values.docker!,
     p = values.proxy!,
     i = values.isolates!,
-    c = values.cache!;
+    c = values.cache!,
+    t = values.telemetry!;
   const config: ResolvedConfig = {
     file: opts.file ?? null,
     server: {
@@ -181,6 +182,15 @@ export function resolveConfig(
       s3AccessKey: String(c.s3_access_key),
       s3SecretKey: String(c.s3_secret_key),
     },
+    telemetry: {
+      otlpEndpoint: String(t.otlp_endpoint),
+      otlpUser: String(t.otlp_user),
+      otlpPassword: String(t.otlp_password),
+      otlpHeaders: t.otlp_headers as Record<string, string>,
+      sampleRatio: t.sample_ratio as number,
+      serviceName: String(t.service_name),
+      metricsToken: String(t.metrics_token),
+    },
     env: envOut,
   };
   if (config.isolates.minWorkers > config.isolates.maxWorkers) {
@@ -191,6 +201,7 @@ export function resolveConfig(
     );
   }
   checkLogLimits(config, where);
+  checkTelemetry(config, where);
   if (config.docker.buildMemory > 0 && config.docker.buildMemory < 6 << 20) {
     throw new ConfigError(
       `${
@@ -199,6 +210,70 @@ export function resolveConfig(
     );
   }
   return config;
+}
+
+/** The collector's URL and credentials, the metrics token. */
+function checkTelemetry(
+  config: ResolvedConfig,
+  where: (section: string, key?: string) => string,
+): void {
+  const t = config.telemetry;
+  const fail = (key: string, msg: string) => {
+    throw new ConfigError(
+      `${where("telemetry", key)}: [telemetry] ${key} ${msg}`,
+    );
+  };
+  if (t.otlpEndpoint) {
+    let url: URL | undefined;
+    try {
+      url = new URL(t.otlpEndpoint);
+    } catch { /* reported below */ }
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+      fail(
+        "otlp_endpoint",
+        `must be an http:// or https:// URL such as "https://otlp.example.com", got ${
+          JSON.stringify(t.otlpEndpoint)
+        }`,
+      );
+    }
+  }
+  if (Boolean(t.otlpUser) !== Boolean(t.otlpPassword)) {
+    fail(
+      t.otlpUser ? "otlp_password" : "otlp_user",
+      "must be set together with " +
+        (t.otlpUser ? "otlp_user" : "otlp_password") + " (basic auth)",
+    );
+  }
+  if (t.otlpUser.includes(":")) {
+    fail(
+      "otlp_user",
+      `must not contain ":" (basic auth), got ${JSON.stringify(t.otlpUser)}`,
+    );
+  }
+  for (const [name, value] of Object.entries(t.otlpHeaders)) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n]/.test(value)) {
+      fail(
+        "otlp_headers",
+        `has a bad header ${
+          JSON.stringify(name)
+        }: names are tokens, values one line`,
+      );
+    }
+  }
+  if (!/^[\w.-]{1,100}$/.test(t.serviceName)) {
+    fail(
+      "service_name",
+      `must be 1-100 letters, digits, ".", "_" or "-", got ${
+        JSON.stringify(t.serviceName)
+      }`,
+    );
+  }
+  if (t.metricsToken && t.metricsToken.length < 16) {
+    fail(
+      "metrics_token",
+      "must be at least 16 characters (or empty to disable /daemon/metrics)",
+    );
+  }
 }
 
 /** Docker's json-file driver refuses a file under 1 KiB or zero files. */
@@ -294,6 +369,14 @@ function convert(
       }
       return bytes;
     }
+    case "table":
+      if (
+        !isTable(value) ||
+        !Object.values(value).every((v) => typeof v === "string")
+      ) {
+        throw bad('a table of strings such as { x-api-key = "..." }');
+      }
+      return { ...value };
     case "strings":
       if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
         throw bad("an array of strings");

@@ -18,13 +18,14 @@ export type KeyType =
   | "cpus"
   | "duration"
   | "size"
-  | "strings";
+  | "strings"
+  | "table";
 
 /** One key of a section. */
 export interface KeySchema {
   type: KeyType;
   /** The default, as it would be written in config.toml. */
-  default: string | number | boolean | string[];
+  default: string | number | boolean | string[] | Record<string, string>;
   doc: string;
   /**
    * A reload cannot apply it (it binds a listener, names a socket or a
@@ -316,6 +317,52 @@ export const SCHEMA = {
     s3_region: { type: "string", default: "us-east-1", doc: "bucket region" },
     s3_access_key: { type: "string", default: "", doc: "S3 access key" },
     s3_secret_key: { type: "string", default: "", doc: "S3 secret key" },
+  },
+  telemetry: {
+    otlp_endpoint: {
+      type: "string",
+      restart: true,
+      default: "",
+      doc:
+        "OTLP/HTTP base URL (traces to /v1/traces, logs to /v1/logs); empty exports nothing",
+    },
+    otlp_user: {
+      type: "string",
+      restart: true,
+      default: "",
+      doc: "basic-auth user for the collector (with otlp_password)",
+    },
+    otlp_password: {
+      type: "string",
+      restart: true,
+      default: "",
+      doc: "basic-auth password for the collector",
+    },
+    otlp_headers: {
+      type: "table",
+      restart: true,
+      default: {},
+      doc: 'extra headers sent to the collector, e.g. { x-api-key = "..." }',
+    },
+    sample_ratio: {
+      type: "ratio",
+      restart: true,
+      default: 1,
+      doc:
+        "share of new traces recorded (0-1); a sampled client traceparent is kept",
+    },
+    service_name: {
+      type: "string",
+      restart: true,
+      default: "mypaas",
+      doc: "service.name of the daemon's spans and log records",
+    },
+    metrics_token: {
+      type: "string",
+      default: "",
+      doc:
+        "bearer token of GET /daemon/metrics (Prometheus); empty disables it",
+    },
   },
 } as const satisfies Record<string, Record<string, KeySchema>>;
 

@@ -17,11 +17,57 @@ import { ProxyServer, Router } from "../proxy/mod.ts";
 import { DomainWatch } from "../acme/mod.ts";
 import { errorPage } from "../proxy/error_pages.ts";
 
+import { makeLogger } from "../log.ts";
+import { MetricsRegistry } from "../metrics/registry.ts";
+import { MetricsStore } from "../metrics/store.ts";
+import { MetricsSampler } from "../metrics/sampler.ts";
+import { hostSource } from "../metrics/host_sample.ts";
+import { PROMETHEUS_TYPE, renderPrometheus } from "../metrics/prometheus.ts";
+import { TelemetryPart } from "../telemetry/telemetry_part.ts";
+import type { RequestObserve } from "../proxy/proxy_handler.ts";
+import { containerSource } from "./container_stats.ts";
+import { ContainerLogs } from "./container_logs.ts";
+
 const notFound = () => errorPage(404);
+
+/** The parts of observability, for tests and the dashboard. */
+export interface Observability {
+  metrics: MetricsRegistry;
+  history: MetricsStore;
+  sampler: MetricsSampler;
+  telemetry: TelemetryPart;
+}
 
 /** Builds (but does not start) the daemon for a config. */
 export function buildDaemon(config: ResolvedConfig): Daemon {
-  const daemon = new Daemon(config);
+  return buildObservedDaemon(config).daemon;
+}
+
+/** Builds the daemon and hands out its metrics and telemetry parts. */
+export function buildObservedDaemon(
+  config: ResolvedConfig,
+): { daemon: Daemon; observability: Observability } {
+  // The daemon's warnings and errors also go out as OTLP log records once
+  // telemetry runs (`telemetry` is set below, before anything logs).
+  const stderr = (line: string) =>
+    Deno.stderr.writeSync(new TextEncoder().encode(line + "\n"));
+  const late: { telemetry?: TelemetryPart } = {};
+  const daemon = new Daemon(
+    config,
+    makeLogger("daemon", "info", (line) => {
+      stderr(line);
+      late.telemetry?.daemonLine(line);
+    }),
+  );
+  // Metrics: the proxy and the pool bump the registry; the sampler records
+  // a step every 10 s into the on-disk store (the dashboard's history).
+  const metrics = new MetricsRegistry();
+  const observe: RequestObserve = { metrics };
+  const tel = late.telemetry = new TelemetryPart(config, {
+    observe,
+    log: daemon.log.child("telemetry"),
+  });
+  daemon.add(tel);
   // Certificates, added before the proxy so they start first: `certs.store`
   // is the proxy's CertSource, `certs.challenges.handle(req)` answers ACME
   // HTTP-01 on its plain-HTTP listener, and a DomainWatch feeds the routed
@@ -40,6 +86,29 @@ export function buildDaemon(config: ResolvedConfig): Daemon {
       routes: router,
       pathEnv: Deno.env.get("PATH") ?? "",
       ...(denoPath ? { denoPath } : {}),
+      onLog: (l) => {
+        const [name, release] = l.deployment.split("@");
+        tel.log({
+          time: l.time,
+          level: l.level === "error" || l.level === "warn" ||
+              l.level === "debug"
+            ? l.level
+            : "info",
+          body: l.msg,
+          attrs: {
+            "mypaas.function": name ?? l.deployment,
+            "mypaas.release": release ?? "",
+            "service.instance.id": l.isolate,
+          },
+        });
+      },
+      poolEvents: {
+        coldStart: (key, loaded) => {
+          metrics.coldStart(`function:${key.split("@")[0]}`);
+          tel.coldStart(key, loaded);
+        },
+        booted: (id, ms, error) => tel.booted(id, ms, error),
+      },
     }),
   );
   // Container services, and the composite Platform (functions delegated,
@@ -50,6 +119,26 @@ export function buildDaemon(config: ResolvedConfig): Daemon {
       readSpec: readSpecForDeploy(config, Deno.env.get("HOME") ?? "/root"),
       traffic: router,
       functions,
+      onPhase: (service, phase) => tel.phase(service, phase),
+    }),
+  );
+  const runtime = containers.deployer.ctx.runtime;
+  const history = new MetricsStore(dataPaths(config).metrics);
+  const sampler = daemon.add(
+    new MetricsSampler({
+      registry: metrics,
+      store: history,
+      containers: containerSource(runtime, config.docker.network),
+      host: hostSource(config.server.dataDir),
+      log: daemon.log.child("metrics"),
+    }),
+  );
+  daemon.add(
+    new ContainerLogs({
+      runtime,
+      owner: config.docker.network,
+      sink: () => tel.telemetry ? (r) => tel.log(r) : undefined,
+      log: daemon.log.child("container-logs"),
     }),
   );
   // The signed HTTPS API (/daemon/* on the admin domain); the proxy's
@@ -59,6 +148,15 @@ export function buildDaemon(config: ResolvedConfig): Daemon {
       platform: containers,
       functions,
       log: daemon.log.child("api"),
+      metrics: () => ({
+        type: PROMETHEUS_TYPE,
+        body: renderPrometheus({
+          registry: metrics,
+          containers: () => sampler.containers,
+          host: () => sampler.host,
+          dropped: () => tel.dropped(),
+        }),
+      }),
     }),
   );
   // The reverse proxy: the Router, served on the HTTP/HTTPS listeners.
@@ -77,6 +175,7 @@ export function buildDaemon(config: ResolvedConfig): Daemon {
       config,
       certs: certs.store,
       log: daemon.log.child("proxy"),
+      observe,
     }),
   );
   daemon.add(
@@ -95,5 +194,8 @@ export function buildDaemon(config: ResolvedConfig): Daemon {
       daemon.log.child("control"),
     ),
   );
-  return daemon;
+  return {
+    daemon,
+    observability: { metrics, history, sampler, telemetry: tel },
+  };
 }

@@ -53,6 +53,8 @@ export interface ContainerPlatformOptions {
   readyTimeoutMs?: number;
   /** Where function deployments go (the isolates side). */
   functions?: FunctionSide;
+  /** Told each deploy phase of a service (deploy spans). */
+  onPhase?: (service: string, phase: string | undefined) => void;
 }
 
 /** Container services behind the Platform port; a daemon Part. */
@@ -78,6 +80,7 @@ export class ContainerPlatform implements Platform {
       log: options.log,
       owner: config.docker.network,
       readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
+      ...(options.onPhase ? { onPhase: options.onPhase } : {}),
     });
     this.liveness = new LivenessMonitor(
       this.deployer.ctx,

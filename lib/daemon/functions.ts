@@ -26,7 +26,9 @@ import {
   findDeno,
   HostLoad,
   installRuntime,
+  type IsolateLog,
   IsolatePool,
+  type PoolEvents,
   poolOptions,
   poolSettings,
 } from "../isolates/mod.ts";
@@ -60,6 +62,10 @@ export interface FunctionsOptions {
   home?: string;
   /** Reads a function directory (default: lib/spec's readSpec). */
   readSpec?: ReadFunctionSpec;
+  /** Also gets every console line of the isolates (telemetry). */
+  onLog?: (line: IsolateLog) => void;
+  /** Cold starts and boots (metrics, traces). */
+  poolEvents?: PoolEvents;
 }
 
 /** The routes, and (the proxy's Router has it) a claim check before bundling. */
@@ -137,7 +143,9 @@ export class FunctionsPlatform implements Platform {
       onLog: (l) => {
         const name = l.deployment.split("@")[0] ?? "";
         if (name) this.logStore.add(name, l);
+        this.options.onLog?.(l);
       },
+      ...(this.options.poolEvents ? { events: this.options.poolEvents } : {}),
     }));
     this.#pool = pool;
     await pool.start();

@@ -297,6 +297,7 @@ export class DockerRuntime implements ContainerRuntime {
     const cpus = s.cpu_stats.online_cpus ?? 1;
     return {
       cpuPct: sysDelta > 0 ? (cpuDelta / sysDelta) * cpus * 100 : 0,
+      cpuSeconds: s.cpu_stats.cpu_usage.total_usage / 1e9,
       memory: s.memory_stats.usage ?? 0,
       memoryLimit: s.memory_stats.limit ?? 0,
     };

@@ -277,7 +277,12 @@ export class FakeRuntime implements ContainerRuntime {
   stats(id: string): Promise<ContainerStats> {
     this.#check();
     const c = this.#get(id);
-    return Promise.resolve({ cpuPct: 0, memory: 0, memoryLimit: c.memory });
+    return Promise.resolve({
+      cpuPct: 0,
+      cpuSeconds: 0,
+      memory: 0,
+      memoryLimit: c.memory,
+    });
   }
 
   async *logs(

@@ -128,6 +128,8 @@ export interface RuntimeEvent {
 export interface ContainerStats {
   /** CPU use in percent of one core. */
   cpuPct: number;
+  /** CPU time used since the container started, in seconds. */
+  cpuSeconds: number;
   memory: number;
   memoryLimit: number;
 }

@@ -7,6 +7,7 @@ import type { Logger } from "../log.ts";
 import type { LoadSource } from "./host_load.ts";
 import { currentDenyList } from "./net_policy.ts";
 import type { IsolateLog, PoolOptions, PoolSettings } from "./pool.ts";
+import type { PoolEvents } from "./pool_types.ts";
 
 export { HostLoad, type Load, type LoadSource } from "./host_load.ts";
 export {
@@ -19,6 +20,7 @@ export { privateCommand } from "./private_spawn.ts";
 export {
   type IsolateLog,
   IsolatePool,
+  type PoolEvents,
   type PoolOptions,
   type PoolSettings,
   type PoolStats,
@@ -52,6 +54,7 @@ export function poolOptions(
     hostLoad: LoadSource;
     log: Logger;
     onLog?: (line: IsolateLog) => void;
+    events?: PoolEvents;
   },
 ): PoolOptions {
   const c = config.isolates;
@@ -77,5 +80,6 @@ export function poolOptions(
     },
   };
   if (deps.onLog) options.onLog = deps.onLog;
+  if (deps.events) options.events = deps.events;
   return options;
 }

@@ -44,6 +44,7 @@ export {
   type IsolateLog,
   PoolBusyError,
   type PoolCounters,
+  type PoolEvents,
   type PoolOptions,
   type PoolSettings,
   type PoolStats,
@@ -85,7 +86,7 @@ export class IsolatePool {
     this.#supply = new PoolSupply(s, this.#quarantine);
     this.#failures = new PoolFailures(s, this.#supply, this.#quarantine);
     this.#requests = new PoolRequests({
-      acquire: (target, instanceId) => this.#pick(target, instanceId),
+      acquire: (target, instanceId) => this.#pick(target, instanceId, true),
       released: (iso) => {
         iso.end();
         if (iso.retired && iso.inflight === 0) {
@@ -250,7 +251,11 @@ export class IsolatePool {
    * carries it out. Waits at most `queueTimeoutMs`, then throws
    * PoolBusyError (503 with Retry-After).
    */
-  async #pick(target: Target, instanceId: string | null): Promise<PoolIsolate> {
+  async #pick(
+    target: Target,
+    instanceId: string | null,
+    request = false,
+  ): Promise<PoolIsolate> {
     const s = this.#s, supply = this.#supply;
     const take = (iso: PoolIsolate) => {
       iso.begin();
@@ -266,11 +271,16 @@ export class IsolatePool {
       if (d.evict) this.#evict(d.evict, target.key);
       if (d.kind === "assign") {
         const standby = s.isolates.get(d.id)!;
-        return take(supply.assign(standby, target, instanceId));
+        const iso = supply.assign(standby, target, instanceId);
+        if (request) this.options.events?.coldStart?.(target.key, iso.ready);
+        return take(iso);
       }
       if (d.kind === "boot-alone") {
         const iso = await supply.bootAlone(target, instanceId);
-        if (iso) return take(iso);
+        if (iso) {
+          if (request) this.options.events?.coldStart?.(target.key, iso.ready);
+          return take(iso);
+        }
         continue;
       }
       const left = deadline - Date.now();

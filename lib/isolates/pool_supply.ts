@@ -199,6 +199,8 @@ export class PoolSupply {
 
   async #boot(): Promise<void> {
     const id = `iso-${++seq}`;
+    const started = performance.now();
+    const booted = this.s.options.events?.booted;
     this.booting++;
     let proc: WorkerProcess | undefined;
     this.unregistered++;
@@ -212,7 +214,9 @@ export class PoolSupply {
       await proc.createIsolate(id);
       iso.to("standby");
       this.#worked();
+      booted?.(id, performance.now() - started);
     } catch (err) {
+      booted?.(id, performance.now() - started, (err as Error).message);
       this.s.isolates.delete(id);
       if (!this.s.stopped) this.failed("boot", "isolate boot", err as Error);
       // a process that failed a boot (its control socket gone, say) takes no

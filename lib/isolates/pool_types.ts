@@ -48,6 +48,19 @@ export interface PoolOptions {
   onLog?: (line: IsolateLog) => void;
   /** Time of the boot backoff (tests move it); the real clock by default. */
   clock?: Clock;
+  /** Cold starts and boots, for metrics and traces. */
+  events?: PoolEvents;
+}
+
+/** What the pool tells metrics and traces. */
+export interface PoolEvents {
+  /**
+   * A request found no isolate with its deployment loaded: one is loading
+   * it for that request (`loaded` settles when the load did).
+   */
+  coldStart?(key: string, loaded: Promise<void>): void;
+  /** A standby isolate booted in `ms` (or failed with `error`). */
+  booted?(id: string, ms: number, error?: string): void;
 }
 
 /**

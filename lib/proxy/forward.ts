@@ -95,6 +95,15 @@ export interface ForwardRequest {
   pathAndQuery: string;
   /** Add HSTS to the response (https route served over https). */
   hsts: boolean;
+  /** Filled with the replica that answered and its time (a traced request). */
+  note?: ForwardNote;
+}
+
+/** What a traced request's span learns from the forwarder. */
+export interface ForwardNote {
+  replica?: string;
+  release?: string;
+  upstreamMs?: number;
 }
 
 /** Upstream timeouts of requests in flight: one timer for all of them. */
@@ -147,6 +156,7 @@ export async function forwardToPool(
       const ac = new AbortController();
       const timer = deadlines.add(limits.upstreamTimeout, () => ac.abort());
       let res: H1Response;
+      const sentAt = fr.note ? performance.now() : 0;
       try {
         res = await send(t.url, {
           method: req.method,
@@ -172,6 +182,11 @@ export async function forwardToPool(
         return errorPage(502);
       }
       timer.clear();
+      if (fr.note) {
+        fr.note.replica = t.id;
+        if (t.releaseName) fr.note.release = t.releaseName;
+        fr.note.upstreamMs = performance.now() - sentAt;
+      }
       const out = passOn(res, countedBody(res, t));
       if (!out) return errorPage(502);
       const h = out.headers;

@@ -5,15 +5,28 @@
  * route lookup, http->https redirects, then a handler backend or a pool.
  */
 import { errorPage } from "./error_pages.ts";
-import { readHead, requestIdOf, upstreamHeaders } from "./headers.ts";
+import {
+  readHead,
+  type RequestHead,
+  requestIdOf,
+  upstreamHeaders,
+} from "./headers.ts";
 import {
   type ForwardLimits,
+  type ForwardNote,
   forwardToPool,
   type UpstreamSend,
 } from "./forward.ts";
-import type { HandlerBackend, RequestInfo, Router } from "./router.ts";
+import type {
+  HandlerBackend,
+  ProxyRoute,
+  RequestInfo,
+  Router,
+} from "./router.ts";
 import { isWebSocket, proxyWebSocket } from "./websocket.ts";
 import { guardBody, type Tripwire } from "./limits.ts";
+import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { RequestSpan, RequestTracer } from "../telemetry/types.ts";
 
 /** Settings of the handler (sizes in bytes, times in milliseconds). */
 export interface ProxyHandlerOptions extends ForwardLimits {
@@ -22,6 +35,18 @@ export interface ProxyHandlerOptions extends ForwardLimits {
   /** Port https redirects point to (443 is left out of the URL). */
   httpsPort: number;
   maxHeader: number;
+  /**
+   * Metrics and traces of routed requests; without it the handler counts
+   * nothing (`[telemetry]` lets the daemon always pass the metrics).
+   */
+  observe?: RequestObserve;
+}
+
+/** Where the handler records routed requests. */
+export interface RequestObserve {
+  metrics: MetricsRegistry;
+  /** Set only when `[telemetry] otlp_endpoint` is. */
+  tracer?: RequestTracer;
 }
 
 /** What the listener knows about the connection. */
@@ -115,55 +140,141 @@ function routeRequest(
     if (route.scheme === "https" && conn.scheme === "http") {
       return toHttps(host, opts.httpsPort, path + url.search);
     }
-    if (route.target.kind === "handler") {
-      const res = await callFunction(route.target.handler, req, info, opts);
-      if (route.scheme === "https" && conn.scheme === "https") {
-        try {
-          res.headers.set("strict-transport-security", "max-age=31536000");
-        } catch { /* immutable headers (a fetched Response): leave as is */ }
-      }
-      return res;
-    }
-    const pathAndQuery =
-      (route.stripPrefix && route.path !== "/"
-        ? path.slice(route.path.length) || "/"
-        : path) + url.search;
-    // the authority routed by: in absolute form (`GET http://a/`) the
-    // target's, not the Host header's (RFC 9112 3.2.2)
-    const side = {
-      clientIp: conn.remoteAddr.hostname,
-      scheme: conn.scheme,
-      host: url.host,
-      requestId,
-    };
-    const pool = route.target.pool;
-    if (isWebSocket(req)) {
-      let pick = pool.pick({ ...side, headers: req.headers, secure: false });
-      if (!pick && await pool.waitUsable(opts.unavailableWait)) {
-        pick = pool.pick({ ...side, headers: req.headers, secure: false });
-      }
-      if (!pick) return errorPage(503);
-      return await proxyWebSocket(
-        req,
-        pick.target,
-        pathAndQuery,
-        upstreamHeaders(head, side),
-        opts.upstreamTimeout,
-      );
-    }
-    return await forwardToPool(
-      {
-        req,
-        side,
-        head,
-        pathAndQuery,
-        hsts: route.scheme === "https" && conn.scheme === "https",
-      },
-      pool,
-      opts,
-      send,
-    );
+    const serve: Serve = { opts, send, req, conn, info, url, head };
+    const observe = opts.observe;
+    if (!observe) return await serveRoute(serve, route);
+    return await observed(observe, serve, route, length);
   };
+}
+
+/** What serving one routed request needs. */
+interface Serve {
+  opts: ProxyHandlerOptions;
+  send: UpstreamSend;
+  req: Request;
+  conn: ConnInfo;
+  info: RequestInfo;
+  url: ReturnType<typeof splitUrl>;
+  head: RequestHead;
+}
+
+/**
+ * Serves a routed request, counted: open until the answer's head, then its
+ * status, latency and sizes (declared lengths: counting streamed bytes
+ * would wrap every body in a JS stream). With a tracer, a span whose
+ * traceparent replaces the client's in what goes upstream.
+ */
+async function observed(
+  observe: RequestObserve,
+  s: Serve,
+  route: ProxyRoute,
+  bytesIn: number,
+): Promise<Response> {
+  const kind = route.target.kind === "pool" ? "service" : "function";
+  const m = observe.metrics;
+  const c = m.of(`${kind}:${route.owner}`);
+  let span: RequestSpan | undefined;
+  let note: ForwardNote | undefined;
+  if (observe.tracer) {
+    span = startSpan(observe.tracer, s, route, kind);
+    if (span) note = {};
+  }
+  const t0 = performance.now();
+  m.opened(c);
+  let status = 500, bytesOut = 0;
+  try {
+    const res = await serveRoute(s, route, note);
+    status = res.status;
+    const len = res.headers.get("content-length");
+    if (len !== null) bytesOut = Number(len) || 0;
+    return res;
+  } finally {
+    m.answered(c, status, (performance.now() - t0) / 1000, bytesIn, bytesOut);
+    span?.end({ status, bytesIn, bytesOut, ...note });
+  }
+}
+
+/** A request span; its traceparent goes upstream in the client's place. */
+function startSpan(
+  tracer: RequestTracer,
+  s: Serve,
+  route: ProxyRoute,
+  kind: "service" | "function",
+): RequestSpan | undefined {
+  const pairs = s.head.pairs;
+  let traceparent: string | undefined, tracestate: string | undefined;
+  for (const [k, v] of pairs) {
+    if (k === "traceparent") traceparent = v;
+    else if (k === "tracestate") tracestate = v;
+  }
+  const span = tracer.start(s.req.method, s.url.pathname, {
+    ...(traceparent !== undefined ? { traceparent } : {}),
+    ...(tracestate !== undefined ? { tracestate } : {}),
+  }, { kind, name: route.owner, route: route.host + route.path });
+  if (!span) return undefined;
+  const i = pairs.findIndex(([k]) => k === "traceparent");
+  if (i >= 0) pairs[i] = ["traceparent", span.traceparent];
+  else pairs.push(["traceparent", span.traceparent]);
+  return span;
+}
+
+/** Serves a routed request with its handler or its service's pool. */
+async function serveRoute(
+  s: Serve,
+  route: ProxyRoute,
+  note?: ForwardNote,
+): Promise<Response> {
+  const { opts, send, req, conn, info, url, head } = s;
+  const path = url.pathname;
+  if (route.target.kind === "handler") {
+    const res = await callFunction(route.target.handler, req, info, opts);
+    if (route.scheme === "https" && conn.scheme === "https") {
+      try {
+        res.headers.set("strict-transport-security", "max-age=31536000");
+      } catch { /* immutable headers (a fetched Response): leave as is */ }
+    }
+    return res;
+  }
+  const pathAndQuery =
+    (route.stripPrefix && route.path !== "/"
+      ? path.slice(route.path.length) || "/"
+      : path) + url.search;
+  // the authority routed by: in absolute form (`GET http://a/`) the
+  // target's, not the Host header's (RFC 9112 3.2.2)
+  const side = {
+    clientIp: conn.remoteAddr.hostname,
+    scheme: conn.scheme,
+    host: url.host,
+    requestId: info.requestId,
+  };
+  const pool = route.target.pool;
+  if (isWebSocket(req)) {
+    let pick = pool.pick({ ...side, headers: req.headers, secure: false });
+    if (!pick && await pool.waitUsable(opts.unavailableWait)) {
+      pick = pool.pick({ ...side, headers: req.headers, secure: false });
+    }
+    if (!pick) return errorPage(503);
+    return await proxyWebSocket(
+      req,
+      pick.target,
+      pathAndQuery,
+      upstreamHeaders(head, side),
+      opts.upstreamTimeout,
+    );
+  }
+  return await forwardToPool(
+    {
+      req,
+      side,
+      head,
+      pathAndQuery,
+      hsts: route.scheme === "https" && conn.scheme === "https",
+      ...(note ? { note } : {}),
+    },
+    pool,
+    opts,
+    send,
+  );
 }
 
 /** A 308 to the same place over HTTPS. */

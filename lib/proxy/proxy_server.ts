@@ -7,7 +7,11 @@
 import type { ResolvedConfig } from "../config/mod.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { errorPage } from "./error_pages.ts";
-import { createProxyHandler, type ProxyHandler } from "./proxy_handler.ts";
+import {
+  createProxyHandler,
+  type ProxyHandler,
+  type RequestObserve,
+} from "./proxy_handler.ts";
 import type { Router } from "./router.ts";
 import { fetchSend, h1Send, type UpstreamSend } from "./forward.ts";
 import { H1Client } from "../http1/client.ts";
@@ -33,6 +37,8 @@ export interface ProxyServerOptions {
   upstreamClient?: "h1" | "fetch";
   /** Runs `ss` for the connection guard (tests inject failures). */
   ss?: SsRunner;
+  /** Metrics (and traces) of routed requests. */
+  observe?: RequestObserve;
 }
 
 /** The HTTP and HTTPS listeners of the proxy. */
@@ -101,6 +107,7 @@ export class ProxyServer {
           ...c.proxy,
           domain: c.server.domain,
           httpsPort: httpsBound,
+          ...(this.#opts.observe ? { observe: this.#opts.observe } : {}),
         }, send);
       return this.#makeHandler(config);
     };

@@ -22,6 +22,8 @@ export class Target {
   ejectedUntil = 0;
   /** Its release's active check; none means passive ejection only. */
   check: HttpCheck | undefined;
+  /** The release it runs, when the deploy said (traces). */
+  releaseName: string | undefined;
   #idle: (() => void)[] = [];
 
   constructor(
@@ -125,6 +127,7 @@ export class UpstreamPool {
       this.#targets.set(upstream.id, t);
     }
     t.check = upstream.healthcheck;
+    t.releaseName = upstream.release;
     t.state = "healthy";
     t.ejectedUntil = 0;
     this.#refresh();

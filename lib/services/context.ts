@@ -36,6 +36,11 @@ export interface DeployContext {
   readyTimeoutMs: number;
   /** Time for the build queue's timeout (default: the real clock). */
   clock?: Clock;
+  /**
+   * Told each phase a service's deploy or rollback enters, and undefined
+   * when it is over (deploy spans).
+   */
+  onPhase?: (service: string, phase: string | undefined) => void;
 }
 
 /** One container of a service. */
@@ -169,6 +174,7 @@ export async function addTraffic(
   ctx.traffic.addUpstream(spec.service, {
     id: r.id,
     url: `http://${host}:${t.port}`,
+    release: String(r.release),
     ...(spec.healthcheck ? { healthcheck: spec.healthcheck } : {}),
   });
 }

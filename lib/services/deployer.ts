@@ -40,6 +40,25 @@ export interface ServiceDeployResult {
   error?: string;
 }
 
+/** The phases map, telling `onPhase` of every change. */
+class PhaseMap extends Map<string, DeployPhase> {
+  readonly #on: DeployContext["onPhase"];
+  constructor(on: DeployContext["onPhase"]) {
+    super();
+    this.#on = on;
+  }
+  override set(service: string, phase: DeployPhase): this {
+    super.set(service, phase);
+    this.#on?.(service, phase);
+    return this;
+  }
+  override delete(service: string): boolean {
+    const had = super.delete(service);
+    if (had) this.#on?.(service, undefined);
+    return had;
+  }
+}
+
 /** The container deploy engine. */
 export class Deployer {
   readonly locks: ServiceLocks = new ServiceLocks();
@@ -47,7 +66,7 @@ export class Deployer {
   /** The release serving when each running deploy began (null: none). */
   readonly #serving = new Map<string, number | null>();
   /** The phase of each running deploy or rollback. */
-  readonly phases: Map<string, DeployPhase> = new Map();
+  readonly phases: Map<string, DeployPhase>;
   /** Restarts done by the liveness monitor, per container id. */
   readonly livenessRestarts: Map<string, number> = new Map();
 
@@ -79,6 +98,7 @@ export class Deployer {
   }
 
   constructor(readonly ctx: DeployContext) {
+    this.phases = new PhaseMap(ctx.onPhase);
     this.builds = new BuildQueue(ctx.clock);
     this.markers = new DeployMarkers(`${ctx.config.server.dataDir}/deploys`);
   }

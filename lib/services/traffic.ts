@@ -19,6 +19,8 @@ export interface Upstream {
    * release's replicas.
    */
   healthcheck?: HttpCheck;
+  /** The release it runs (named in request spans). */
+  release?: string;
 }
 
 /** What deploy strategies need from the router. */
